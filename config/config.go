@@ -1,0 +1,413 @@
+// Package config loads the worker's and starter's configuration: a YAML file for everything an operator may
+// read aloud, environment variables for secrets, and the per-location mapping from Nexudus items to Salto KS
+// access groups.
+//
+// A configuration error always names the field and the problem ("locations[0].salto_site: required"), so an
+// operator can fix the file without reading code.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Environment variables that carry secrets. They override the file, which should not hold secrets at all.
+const (
+	EnvSaltoClientSecret    = "SALTO_CLIENT_SECRET"
+	EnvSaltoPassword        = "SALTO_PASSWORD"
+	EnvNexudusPassword      = "NEXUDUS_PASSWORD"
+	EnvNexudusWebhookSecret = "NEXUDUS_WEBHOOK_SECRET"
+	EnvNexudusWebhookToken  = "NEXUDUS_WEBHOOK_TOKEN"
+	EnvTemporalAPIKey       = "TEMPORAL_API_KEY"
+)
+
+// NoAccessPolicy says what happens to a customer's Salto user once nothing entitles them to access.
+type NoAccessPolicy string
+
+const (
+	PolicyKeep    NoAccessPolicy = "keep"
+	PolicySuspend NoAccessPolicy = "suspend"
+	PolicyDelete  NoAccessPolicy = "delete"
+)
+
+// Config is the whole configuration of a worker or starter.
+type Config struct {
+	Temporal  Temporal   `yaml:"temporal"`
+	Salto     Salto      `yaml:"salto"`
+	Nexudus   Nexudus    `yaml:"nexudus"`
+	Webhooks  Webhooks   `yaml:"webhooks"`
+	Locations []Location `yaml:"locations"`
+}
+
+// Temporal says how to reach the Temporal service (a local server, a self-hosted cluster or Temporal Cloud).
+type Temporal struct {
+	Address   string `yaml:"address"`
+	Namespace string `yaml:"namespace"`
+	TaskQueue string `yaml:"task_queue"`
+	// APIKey authenticates to Temporal Cloud; from TEMPORAL_API_KEY only.
+	APIKey string `yaml:"-"`
+	TLS    TLS    `yaml:"tls"`
+}
+
+// TLS for the Temporal connection. Enabled with a CA, a client certificate (mTLS), or an API key.
+type TLS struct {
+	Enabled    bool   `yaml:"enabled"`
+	CAFile     string `yaml:"ca_file"`
+	CertFile   string `yaml:"cert_file"`
+	KeyFile    string `yaml:"key_file"`
+	ServerName string `yaml:"server_name"`
+}
+
+// Salto is the Salto KS Connect API account.
+type Salto struct {
+	APIURL            string   `yaml:"api_url"`
+	TokenURL          string   `yaml:"token_url"`
+	AuthorizeURL      string   `yaml:"authorize_url"`
+	RedirectURL       string   `yaml:"redirect_url"`
+	ClientID          string   `yaml:"client_id"`
+	ClientSecret      string   `yaml:"-"`
+	Scopes            []string `yaml:"scopes"`
+	Username          string   `yaml:"username"`
+	Password          string   `yaml:"-"`
+	TokenFile         string   `yaml:"token_file"`
+	RequestsPerSecond float64  `yaml:"requests_per_second"`
+}
+
+// Nexudus is the Nexudus API account and the webhook secrets.
+type Nexudus struct {
+	BaseURL           string `yaml:"base_url"`
+	Username          string `yaml:"username"`
+	Password          string `yaml:"-"`
+	Auth              string `yaml:"auth"`
+	TokenFile         string `yaml:"token_file"`
+	RequestsPerMinute int    `yaml:"requests_per_minute"`
+	WebhookSecret     string `yaml:"-"`
+	WebhookToken      string `yaml:"-"`
+}
+
+// Webhooks is the receiver the worker runs for Nexudus.
+type Webhooks struct {
+	Listen       string `yaml:"listen"`
+	PathPrefix   string `yaml:"path_prefix"`
+	MaxBodyBytes int64  `yaml:"max_body_bytes"`
+}
+
+// Location maps one Nexudus location (business) to one Salto KS site.
+type Location struct {
+	BusinessID int64  `yaml:"business_id"`
+	Name       string `yaml:"name"`
+	SaltoSite  string `yaml:"salto_site"`
+	// TimeZone is the location's IANA zone, used for "end of the visitor's day".
+	TimeZone       string         `yaml:"time_zone"`
+	GrantLead      time.Duration  `yaml:"grant_lead"`
+	RevokeLag      time.Duration  `yaml:"revoke_lag"`
+	NoAccessPolicy NoAccessPolicy `yaml:"no_access_policy"`
+	// MobileAccess creates Salto users with their email (Salto invites them to the app); off: tag-only users.
+	MobileAccess bool `yaml:"mobile_access"`
+	VisitorPINs  bool `yaml:"visitor_pins"`
+	// VisitorGroups receive every registered visitor for their expected day.
+	VisitorGroups []string `yaml:"visitor_groups"`
+	// Resources, Passes (TimePass product ids) and Desks (FloorPlanDesk ids) map to Salto access-group ids.
+	Resources map[int64][]string `yaml:"resources"`
+	Passes    map[int64][]string `yaml:"passes"`
+	Desks     map[int64][]string `yaml:"desks"`
+	// PresenceDoors are Salto lock ids whose entries check customers in and out of Nexudus.
+	PresenceDoors []string `yaml:"presence_doors"`
+}
+
+// Load reads a YAML file, applies the secret environment variables and defaults, and validates.
+func Load(path string) (*Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(raw, os.Getenv)
+}
+
+// Parse is Load without the file system; getenv supplies the secrets (os.Getenv in production).
+func Parse(raw []byte, getenv func(string) string) (*Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true) // a misspelt key is an error, not a silently ignored setting
+	// io.EOF: an empty file is an empty configuration, which Validate then explains.
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c.applyEnv(getenv)
+	c.ApplyDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func (c *Config) applyEnv(getenv func(string) string) {
+	set := func(dst *string, key string) {
+		if v := getenv(key); v != "" {
+			*dst = v
+		}
+	}
+	set(&c.Salto.ClientSecret, EnvSaltoClientSecret)
+	set(&c.Salto.Password, EnvSaltoPassword)
+	set(&c.Nexudus.Password, EnvNexudusPassword)
+	set(&c.Nexudus.WebhookSecret, EnvNexudusWebhookSecret)
+	set(&c.Nexudus.WebhookToken, EnvNexudusWebhookToken)
+	set(&c.Temporal.APIKey, EnvTemporalAPIKey)
+}
+
+// Defaults follow `temporal server start-dev` and Nexudus' own integration (15 minutes lead and lag).
+const (
+	DefaultTemporalAddress = "127.0.0.1:7233"
+	DefaultNamespace       = "default"
+	DefaultTaskQueue       = "access"
+	DefaultLead            = 15 * time.Minute
+	DefaultLag             = 15 * time.Minute
+	DefaultWebhookListen   = "127.0.0.1:8090"
+	DefaultWebhookPrefix   = "/webhooks/nexudus"
+	DefaultMaxBodyBytes    = 1 << 20
+)
+
+// ApplyDefaults fills every unset field that has a sensible default.
+func (c *Config) ApplyDefaults() {
+	if c.Temporal.Address == "" {
+		c.Temporal.Address = DefaultTemporalAddress
+	}
+	if c.Temporal.Namespace == "" {
+		c.Temporal.Namespace = DefaultNamespace
+	}
+	if c.Temporal.TaskQueue == "" {
+		c.Temporal.TaskQueue = DefaultTaskQueue
+	}
+	if len(c.Salto.Scopes) == 0 {
+		c.Salto.Scopes = []string{"user_api.full_access", "offline_access"}
+	}
+	if c.Salto.RequestsPerSecond == 0 {
+		c.Salto.RequestsPerSecond = 10
+	}
+	if c.Nexudus.Auth == "" {
+		c.Nexudus.Auth = "bearer"
+	}
+	if c.Nexudus.RequestsPerMinute == 0 {
+		c.Nexudus.RequestsPerMinute = 120
+	}
+	if c.Webhooks.Listen == "" {
+		c.Webhooks.Listen = DefaultWebhookListen
+	}
+	if c.Webhooks.PathPrefix == "" {
+		c.Webhooks.PathPrefix = DefaultWebhookPrefix
+	}
+	if c.Webhooks.MaxBodyBytes == 0 {
+		c.Webhooks.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	for i := range c.Locations {
+		l := &c.Locations[i]
+		if l.GrantLead == 0 {
+			l.GrantLead = DefaultLead
+		}
+		if l.RevokeLag == 0 {
+			l.RevokeLag = DefaultLag
+		}
+		if l.NoAccessPolicy == "" {
+			l.NoAccessPolicy = PolicySuspend
+		}
+		if l.TimeZone == "" {
+			l.TimeZone = "UTC"
+		}
+	}
+}
+
+// FieldError names the offending field in YAML terms.
+type FieldError struct {
+	Field   string
+	Problem string
+}
+
+func (e *FieldError) Error() string { return "config: " + e.Field + ": " + e.Problem }
+
+// Errors collects every problem, so one run shows the operator all of them.
+type Errors []*FieldError
+
+func (es Errors) Error() string {
+	msgs := make([]string, len(es))
+	for i, e := range es {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "\n")
+}
+
+// Validate checks the configuration and reports every problem with its field.
+func (c *Config) Validate() error {
+	var errs Errors
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &FieldError{Field: field, Problem: fmt.Sprintf(format, args...)})
+	}
+	if c.Temporal.TLS.CertFile != "" && c.Temporal.TLS.KeyFile == "" {
+		bad("temporal.tls.key_file", "required with cert_file")
+	}
+	if c.Salto.APIURL == "" {
+		bad("salto.api_url", "required")
+	}
+	if c.Salto.TokenURL == "" {
+		bad("salto.token_url", "required")
+	}
+	if c.Salto.ClientID == "" {
+		bad("salto.client_id", "required")
+	}
+	if c.Salto.Username != "" && c.Salto.Password == "" {
+		bad("salto.username", "set, but %s is empty (the password grant needs both)", EnvSaltoPassword)
+	}
+	if c.Salto.Username == "" && c.Salto.TokenFile == "" {
+		bad("salto.token_file", "required when salto.username is empty (run `starter connect salto` to fill it)")
+	}
+	if c.Salto.RequestsPerSecond < 0 {
+		bad("salto.requests_per_second", "must not be negative")
+	}
+	if c.Nexudus.BaseURL == "" {
+		bad("nexudus.base_url", "required")
+	}
+	if c.Nexudus.Username == "" {
+		bad("nexudus.username", "required")
+	}
+	if c.Nexudus.Password == "" {
+		bad("nexudus.password", "empty: set %s", EnvNexudusPassword)
+	}
+	if c.Nexudus.Auth != "bearer" && c.Nexudus.Auth != "basic" {
+		bad("nexudus.auth", "%q is neither bearer nor basic", c.Nexudus.Auth)
+	}
+	if c.Nexudus.WebhookSecret == "" && c.Nexudus.WebhookToken == "" {
+		bad("nexudus.webhook_secret", "set %s (HMAC signatures) or %s (a secret URL token): webhooks must be authenticated",
+			EnvNexudusWebhookSecret, EnvNexudusWebhookToken)
+	}
+	if !strings.HasPrefix(c.Webhooks.PathPrefix, "/") {
+		bad("webhooks.path_prefix", "%q must start with /", c.Webhooks.PathPrefix)
+	}
+	if c.Webhooks.MaxBodyBytes < 1024 {
+		bad("webhooks.max_body_bytes", "%d is too small (at least 1024)", c.Webhooks.MaxBodyBytes)
+	}
+	if len(c.Locations) == 0 {
+		bad("locations", "at least one location is required")
+	}
+	seen := map[int64]int{}
+	for i, l := range c.Locations {
+		f := "locations[" + strconv.Itoa(i) + "]"
+		if l.BusinessID <= 0 {
+			bad(f+".business_id", "required (the Nexudus business id)")
+		} else if j, dup := seen[l.BusinessID]; dup {
+			bad(f+".business_id", "%d is also locations[%d]", l.BusinessID, j)
+		}
+		seen[l.BusinessID] = i
+		if l.SaltoSite == "" {
+			bad(f+".salto_site", "required (the Salto site UUID, not its site_uid)")
+		}
+		if _, err := time.LoadLocation(l.TimeZone); err != nil {
+			bad(f+".time_zone", "%q is not an IANA time zone", l.TimeZone)
+		}
+		if l.GrantLead < 0 || l.GrantLead > 24*time.Hour {
+			bad(f+".grant_lead", "%s is outside 0..24h", l.GrantLead)
+		}
+		if l.RevokeLag < 0 || l.RevokeLag > 24*time.Hour {
+			bad(f+".revoke_lag", "%s is outside 0..24h", l.RevokeLag)
+		}
+		switch l.NoAccessPolicy {
+		case PolicyKeep, PolicySuspend, PolicyDelete:
+		default:
+			bad(f+".no_access_policy", "%q is not keep, suspend or delete", l.NoAccessPolicy)
+		}
+		if l.VisitorPINs && len(l.VisitorGroups) == 0 {
+			bad(f+".visitor_groups", "required when visitor_pins is on")
+		}
+		for name, m := range map[string]map[int64][]string{"resources": l.Resources, "passes": l.Passes, "desks": l.Desks} {
+			for _, id := range sortedKeys(m) {
+				if len(m[id]) == 0 {
+					bad(fmt.Sprintf("%s.%s[%d]", f, name, id), "maps to no access group")
+				}
+				for _, g := range m[id] {
+					if strings.TrimSpace(g) == "" {
+						bad(fmt.Sprintf("%s.%s[%d]", f, name, id), "has an empty access-group id")
+					}
+				}
+			}
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Field < errs[j].Field })
+	return errs
+}
+
+// Location returns the location for a Nexudus business id.
+func (c *Config) Location(businessID int64) (*Location, bool) {
+	for i := range c.Locations {
+		if c.Locations[i].BusinessID == businessID {
+			return &c.Locations[i], true
+		}
+	}
+	return nil, false
+}
+
+// OwnedGroups lists every access group the mapping names: the only groups the integration may ever change.
+func (l *Location) OwnedGroups() []string {
+	set := map[string]bool{}
+	for _, m := range []map[int64][]string{l.Resources, l.Passes, l.Desks} {
+		for _, gs := range m {
+			for _, g := range gs {
+				set[g] = true
+			}
+		}
+	}
+	for _, g := range l.VisitorGroups {
+		set[g] = true
+	}
+	out := make([]string, 0, len(set))
+	for g := range set {
+		out = append(out, g)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Zone is the location's time zone (validated at load).
+func (l *Location) Zone() *time.Location {
+	z, err := time.LoadLocation(l.TimeZone)
+	if err != nil {
+		return time.UTC
+	}
+	return z
+}
+
+func sortedKeys(m map[int64][]string) []int64 {
+	keys := make([]int64, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+	return keys
+}
+
+// String never prints secrets, so a Config can be logged when debugging.
+func (c Config) String() string {
+	red := func(s string) string {
+		if s == "" {
+			return ""
+		}
+		return "[redacted]"
+	}
+	c.Salto.ClientSecret = red(c.Salto.ClientSecret)
+	c.Salto.Password = red(c.Salto.Password)
+	c.Nexudus.Password = red(c.Nexudus.Password)
+	c.Nexudus.WebhookSecret = red(c.Nexudus.WebhookSecret)
+	c.Nexudus.WebhookToken = red(c.Nexudus.WebhookToken)
+	c.Temporal.APIKey = red(c.Temporal.APIKey)
+	type plain Config // no String method: avoids recursion
+	return fmt.Sprintf("%+v", plain(c))
+}

@@ -1,0 +1,131 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+const valid = `
+temporal:
+  address: temporal.example:7233
+salto:
+  api_url: https://salto.example
+  token_url: https://identity.example/connect/token
+  client_id: acme
+  username: system@acme.example
+nexudus:
+  base_url: https://nexudus.example
+  username: admin@acme.example
+locations:
+  - business_id: 42
+    salto_site: 0b1c1d7e-0000-4000-8000-000000000001
+    time_zone: Europe/Madrid
+    no_access_policy: delete
+    visitor_pins: true
+    visitor_groups: [g-visitors]
+    resources: {7: [g-room]}
+    passes: {3: [g-day, g-room]}
+    desks: {40: [g-office]}
+`
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+var secrets = map[string]string{
+	EnvSaltoPassword:        "s3cret-salto",
+	EnvNexudusPassword:      "s3cret-nexudus",
+	EnvNexudusWebhookSecret: "s3cret-hook",
+}
+
+func TestParseValid(t *testing.T) {
+	c, err := Parse([]byte(valid), env(secrets))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, ok := c.Location(42)
+	if !ok {
+		t.Fatal("location 42 not found")
+	}
+	if l.GrantLead != 15*time.Minute || l.RevokeLag != 15*time.Minute {
+		t.Errorf("lead/lag defaults: %s/%s", l.GrantLead, l.RevokeLag)
+	}
+	if l.NoAccessPolicy != PolicyDelete {
+		t.Errorf("policy = %q", l.NoAccessPolicy)
+	}
+	if got := strings.Join(l.OwnedGroups(), ","); got != "g-day,g-office,g-room,g-visitors" {
+		t.Errorf("owned groups = %s", got)
+	}
+	if c.Temporal.Namespace != "default" || c.Temporal.TaskQueue != "access" {
+		t.Errorf("temporal defaults: %+v", c.Temporal)
+	}
+	if c.Salto.Password != "s3cret-salto" || c.Nexudus.WebhookSecret != "s3cret-hook" {
+		t.Error("secrets from the environment were not applied")
+	}
+	if l.Zone().String() != "Europe/Madrid" {
+		t.Errorf("zone = %s", l.Zone())
+	}
+}
+
+func TestStringRedactsSecrets(t *testing.T) {
+	c, err := Parse([]byte(valid), env(secrets))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.String()
+	for _, v := range secrets {
+		if strings.Contains(s, v) {
+			t.Errorf("String() leaks %q", v)
+		}
+	}
+	if !strings.Contains(s, "[redacted]") {
+		t.Error("String() shows no redaction marker")
+	}
+}
+
+func TestErrorsNameTheField(t *testing.T) {
+	cases := []struct {
+		name, yaml string
+		env        map[string]string
+		want       []string
+	}{
+		{"empty file", ``, nil, []string{"salto.api_url: required", "nexudus.base_url: required", "locations: at least one"}},
+		{"unknown key", valid + "\nextra: 1\n", secrets, []string{"field extra not found"}},
+		{"bad policy", strings.Replace(valid, "no_access_policy: delete", "no_access_policy: block", 1), secrets,
+			[]string{`locations[0].no_access_policy: "block" is not keep, suspend or delete`}},
+		{"bad zone", strings.Replace(valid, "Europe/Madrid", "Mars/Olympus", 1), secrets,
+			[]string{`locations[0].time_zone: "Mars/Olympus" is not an IANA time zone`}},
+		{"no webhook auth", valid, map[string]string{EnvSaltoPassword: "x", EnvNexudusPassword: "y"},
+			[]string{"nexudus.webhook_secret: set NEXUDUS_WEBHOOK_SECRET"}},
+		{"password grant without password", valid, map[string]string{EnvNexudusPassword: "y", EnvNexudusWebhookToken: "t"},
+			[]string{"salto.username: set, but SALTO_PASSWORD is empty"}},
+		{"empty mapping", strings.Replace(valid, "desks: {40: [g-office]}", "desks: {40: []}", 1), secrets,
+			[]string{"locations[0].desks[40]: maps to no access group"}},
+		{"bad duration", strings.Replace(valid, "time_zone: Europe/Madrid", "time_zone: UTC\n    grant_lead: soon", 1), secrets,
+			[]string{"soon"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.yaml), env(tc.env))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestAllProblemsReportedAtOnce(t *testing.T) {
+	_, err := Parse([]byte(``), env(nil))
+	var es Errors
+	if !errors.As(err, &es) {
+		t.Fatalf("error type %T", err)
+	}
+	if len(es) < 5 {
+		t.Errorf("only %d problems reported: %v", len(es), err)
+	}
+}

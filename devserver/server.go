@@ -1,0 +1,348 @@
+// Package devserver runs a complete Temporal server (frontend, history, matching and worker services) inside
+// the current process, persisted in a SQLite file or kept in memory, optionally with the Temporal Web UI.
+//
+// It backs the dev stack (`go run ./devstack`) and the end-to-end tests, so that both talk to a real server over
+// real gRPC rather than to the SDK's test environment.
+package devserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	uiserver "github.com/temporalio/ui-server/v2/server"
+	uiconfig "github.com/temporalio/ui-server/v2/server/config"
+	"github.com/temporalio/ui-server/v2/server/server_options"
+	enumspb "go.temporal.io/api/enums/v1"
+	namespacepb "go.temporal.io/api/namespace/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/server/common/cluster"
+	"go.temporal.io/server/common/config"
+	"go.temporal.io/server/common/dynamicconfig"
+	"go.temporal.io/server/common/log"
+	"go.temporal.io/server/common/membership/static"
+	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
+	"go.temporal.io/server/common/primitives"
+	sqliteschema "go.temporal.io/server/schema/sqlite"
+	"go.temporal.io/server/temporal"
+	"google.golang.org/protobuf/types/known/durationpb"
+)
+
+const clusterName = "active"
+
+// Options configures an embedded server. The zero value is an in-memory server on free loopback ports, without UI.
+type Options struct {
+	// DataFile is the SQLite database. Empty keeps everything in memory (tests).
+	DataFile string
+	// Namespace is created at start if missing. Default "default".
+	Namespace string
+	// IP the services bind to. Default 127.0.0.1.
+	IP string
+	// FrontendPort is the gRPC port clients dial. 0 picks a free port.
+	FrontendPort int
+	// UIPort serves the Temporal Web UI. 0 picks a free port; negative disables the UI.
+	UIPort int
+	// SearchAttributes are registered on the namespace (idempotently) before Start returns.
+	SearchAttributes map[string]enumspb.IndexedValueType
+	// Retention of closed workflows. Default 7 days, so operators can read a finished booking's history.
+	Retention time.Duration
+	// LogLevel of the server's own logger: debug, info, warn, error. Default error: the
+	// server's warnings (for example dial errors while it shuts down) are noise to its users.
+	LogLevel string
+}
+
+// Server is a running embedded Temporal server.
+type Server struct {
+	opts     Options
+	temporal temporal.Server
+	ui       *uiserver.Server
+	hostPort string
+	uiAddr   string
+}
+
+// Start brings up the server, creates the namespace and search attributes, and returns once clients can use it.
+func Start(ctx context.Context, opts Options) (*Server, error) {
+	if opts.Namespace == "" {
+		opts.Namespace = "default"
+	}
+	if opts.IP == "" {
+		opts.IP = "127.0.0.1"
+	}
+	if opts.Retention == 0 {
+		opts.Retention = 7 * 24 * time.Hour
+	}
+	if opts.LogLevel == "" {
+		opts.LogLevel = "error"
+	}
+	var err error
+	if opts.FrontendPort == 0 {
+		if opts.FrontendPort, err = freePort(opts.IP); err != nil {
+			return nil, err
+		}
+	} else if err := portFree(opts.IP, opts.FrontendPort); err != nil {
+		return nil, fmt.Errorf("temporal frontend port: %w", err)
+	}
+	if opts.UIPort == 0 {
+		if opts.UIPort, err = freePort(opts.IP); err != nil {
+			return nil, err
+		}
+	} else if opts.UIPort > 0 {
+		if err := portFree(opts.IP, opts.UIPort); err != nil {
+			return nil, fmt.Errorf("web UI port: %w", err)
+		}
+	}
+
+	sqlCfg := &config.SQL{
+		PluginName:        sqliteplugin.PluginName,
+		ConnectAttributes: map[string]string{},
+		DatabaseName:      opts.DataFile,
+	}
+	if opts.DataFile == "" {
+		// A shared in-memory database needs a name unique to this process and server; the SQLite plugin
+		// creates the schema itself in memory mode.
+		sqlCfg.ConnectAttributes["mode"] = "memory"
+		sqlCfg.ConnectAttributes["cache"] = "shared"
+		sqlCfg.DatabaseName = fmt.Sprintf("devserver-%d-%d", os.Getpid(), time.Now().UnixNano())
+	} else {
+		sqlCfg.ConnectAttributes["mode"] = "rwc"
+		if err := os.MkdirAll(filepath.Dir(opts.DataFile), 0o755); err != nil {
+			return nil, fmt.Errorf("data folder: %w", err)
+		}
+		if _, statErr := os.Stat(opts.DataFile); errors.Is(statErr, os.ErrNotExist) {
+			if err := sqliteschema.SetupSchema(sqlCfg); err != nil {
+				return nil, fmt.Errorf("set up schema in %s: %w", opts.DataFile, err)
+			}
+		}
+	}
+	ns, err := sqliteschema.NewNamespaceConfig(clusterName, opts.Namespace, false, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := sqliteschema.CreateNamespaces(sqlCfg, ns); err != nil {
+		return nil, fmt.Errorf("create namespace %q: %w", opts.Namespace, err)
+	}
+
+	cfg, hosts, err := serverConfig(opts, sqlCfg)
+	if err != nil {
+		return nil, err
+	}
+	logger := log.NewZapLogger(log.BuildZapLogger(log.Config{Level: opts.LogLevel, Stdout: false}))
+	ts, err := temporal.NewServer(
+		temporal.WithConfig(cfg),
+		temporal.ForServices(temporal.DefaultServices),
+		temporal.WithStaticHosts(hosts),
+		temporal.WithLogger(logger),
+		temporal.WithDynamicConfigClient(dynamicconfig.StaticClient{
+			// New search attributes must be usable at once, not after the cache's refresh interval.
+			dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): []dynamicconfig.ConstrainedValue{{Value: true}},
+		}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("create temporal server: %w", err)
+	}
+	if err := ts.Start(); err != nil {
+		return nil, fmt.Errorf("start temporal server: %w", err)
+	}
+	s := &Server{opts: opts, temporal: ts, hostPort: net.JoinHostPort(opts.IP, strconv.Itoa(opts.FrontendPort))}
+	if err := s.prepareNamespace(ctx); err != nil {
+		_ = ts.Stop()
+		return nil, err
+	}
+	if opts.UIPort > 0 {
+		s.startUI()
+	}
+	return s, nil
+}
+
+func serverConfig(opts Options, sqlCfg *config.SQL) (*config.Config, map[primitives.ServiceName]static.Hosts, error) {
+	ports := map[primitives.ServiceName]int{primitives.FrontendService: opts.FrontendPort}
+	for _, svc := range []primitives.ServiceName{primitives.HistoryService, primitives.MatchingService, primitives.WorkerService} {
+		p, err := freePort(opts.IP)
+		if err != nil {
+			return nil, nil, err
+		}
+		ports[svc] = p
+	}
+	services := map[string]config.Service{}
+	hosts := map[primitives.ServiceName]static.Hosts{}
+	for svc, port := range ports {
+		services[string(svc)] = config.Service{RPC: config.RPC{GRPCPort: port, BindOnIP: opts.IP}}
+		hosts[svc] = static.SingleLocalHost(net.JoinHostPort(opts.IP, strconv.Itoa(port)))
+	}
+	frontend := net.JoinHostPort(opts.IP, strconv.Itoa(opts.FrontendPort))
+	cfg := &config.Config{
+		Global: config.Global{
+			Membership: config.Membership{MaxJoinDuration: 30 * time.Second, BroadcastAddress: opts.IP},
+		},
+		Persistence: config.Persistence{
+			DefaultStore:     sqliteplugin.PluginName,
+			VisibilityStore:  sqliteplugin.PluginName,
+			NumHistoryShards: 1,
+			DataStores:       map[string]config.DataStore{sqliteplugin.PluginName: {SQL: sqlCfg}},
+		},
+		ClusterMetadata: &cluster.Config{
+			EnableGlobalNamespace:    false,
+			FailoverVersionIncrement: 10,
+			MasterClusterName:        clusterName,
+			CurrentClusterName:       clusterName,
+			ClusterInformation: map[string]cluster.ClusterInformation{
+				clusterName: {Enabled: true, InitialFailoverVersion: 1, RPCAddress: frontend},
+			},
+		},
+		DCRedirectionPolicy: config.DCRedirectionPolicy{Policy: "noop"},
+		Services:            services,
+		Archival: config.Archival{
+			History:    config.HistoryArchival{State: "disabled"},
+			Visibility: config.VisibilityArchival{State: "disabled"},
+		},
+		NamespaceDefaults: config.NamespaceDefaults{Archival: config.ArchivalNamespaceDefaults{
+			History:    config.HistoryArchivalNamespaceDefaults{State: "disabled"},
+			Visibility: config.VisibilityArchivalNamespaceDefaults{State: "disabled"},
+		}},
+		// The server's own internal workers dial the frontend through this address.
+		PublicClient: config.PublicClient{HostPort: frontend},
+	}
+	return cfg, hosts, nil
+}
+
+// prepareNamespace waits for the frontend, sets the retention and registers the missing search attributes.
+// Registering through the operator API (rather than at namespace creation) also upgrades an existing data file
+// when a later version of the project adds an attribute.
+func (s *Server) prepareNamespace(ctx context.Context) error {
+	c, err := s.dial(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	wf := c.WorkflowService()
+	_, err = wf.UpdateNamespace(ctx, &workflowservice.UpdateNamespaceRequest{
+		Namespace: s.opts.Namespace,
+		Config:    &namespacepb.NamespaceConfig{WorkflowExecutionRetentionTtl: durationpb.New(s.opts.Retention)},
+	})
+	if err != nil {
+		return fmt.Errorf("set retention on %q: %w", s.opts.Namespace, err)
+	}
+	if len(s.opts.SearchAttributes) == 0 {
+		return nil
+	}
+	op := c.OperatorService()
+	have, err := op.ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: s.opts.Namespace})
+	if err != nil {
+		return fmt.Errorf("list search attributes: %w", err)
+	}
+	missing := map[string]enumspb.IndexedValueType{}
+	for name, typ := range s.opts.SearchAttributes {
+		if got, ok := have.GetCustomAttributes()[name]; ok {
+			if got != typ {
+				return fmt.Errorf("search attribute %s exists as %s, want %s: use a new data folder", name, got, typ)
+			}
+			continue
+		}
+		missing[name] = typ
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	_, err = op.AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+		Namespace: s.opts.Namespace, SearchAttributes: missing,
+	})
+	if err != nil {
+		return fmt.Errorf("add search attributes: %w", err)
+	}
+	return nil
+}
+
+// dial connects a client, retrying while the freshly started frontend is not yet serving.
+func (s *Server) dial(ctx context.Context) (client.Client, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for {
+		c, err := client.DialContext(ctx, client.Options{HostPort: s.hostPort, Namespace: s.opts.Namespace, Logger: quietLogger})
+		if err == nil {
+			if _, err = c.CheckHealth(ctx, &client.CheckHealthRequest{}); err == nil {
+				return c, nil
+			}
+			c.Close()
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("temporal frontend %s did not become ready: %w", s.hostPort, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func (s *Server) startUI() {
+	s.uiAddr = net.JoinHostPort(s.opts.IP, strconv.Itoa(s.opts.UIPort))
+	s.ui = uiserver.NewServer(server_options.WithConfigProvider(&uiconfig.Config{
+		Host:                s.opts.IP,
+		Port:                s.opts.UIPort,
+		TemporalGRPCAddress: s.hostPort,
+		EnableUI:            true,
+		DefaultNamespace:    s.opts.Namespace,
+		DisableNewsFetch:    true, // no calls to the outside world
+		HideLogs:            true,
+		CORS:                uiconfig.CORS{CookieInsecure: true},
+	}))
+	go func() { _ = s.ui.Start() }() // Start blocks until Stop.
+}
+
+// HostPort is the frontend gRPC address clients dial.
+func (s *Server) HostPort() string { return s.hostPort }
+
+// Namespace the server was prepared with.
+func (s *Server) Namespace() string { return s.opts.Namespace }
+
+// UIURL is the Web UI's address, or "" when the UI is disabled.
+func (s *Server) UIURL() string {
+	if s.uiAddr == "" {
+		return ""
+	}
+	return "http://" + s.uiAddr
+}
+
+// NewClient dials the embedded server.
+func (s *Server) NewClient(ctx context.Context, opts client.Options) (client.Client, error) {
+	opts.HostPort = s.hostPort
+	if opts.Namespace == "" {
+		opts.Namespace = s.opts.Namespace
+	}
+	return client.DialContext(ctx, opts)
+}
+
+// Stop shuts the UI and the server down; the data file stays, so the next Start resumes every workflow.
+func (s *Server) Stop() error {
+	if s.ui != nil {
+		s.ui.Stop()
+	}
+	return s.temporal.Stop()
+}
+
+func freePort(ip string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func portFree(ip string, port int) error {
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
+	if err != nil {
+		return fmt.Errorf("%s:%d is in use (is another dev stack or temporal server running?): %w", ip, port, err)
+	}
+	return l.Close()
+}
+
+// quietLogger keeps the readiness probe's dial errors out of the output.
+var quietLogger = sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))
