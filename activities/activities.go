@@ -1,0 +1,238 @@
+// Package activities implements the activities named in package access over the Salto KS and Nexudus clients.
+// Each is thin: one decision about the API's answer (success, retry, retry after, final) and nothing the
+// workflows should decide. Every Salto call is safe to repeat, because an activity runs at least once and Salto
+// has no idempotency keys.
+package activities
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/nexsalto/nexsalto/access"
+	"github.com/nexsalto/nexsalto/config"
+	"github.com/nexsalto/nexsalto/nexudus"
+	"github.com/nexsalto/nexsalto/salto"
+)
+
+// Activities holds what the activities need. One value serves every activity of a worker.
+type Activities struct {
+	Config   *config.Config
+	Salto    *salto.Client
+	Nexudus  *nexudus.Client
+	Temporal client.Client
+	// TaskQueue the customer workflows are started on (the worker's own).
+	TaskQueue string
+	// Now is the clock for deciding whether an entitlement has ended; nil is time.Now.
+	Now func() time.Time
+}
+
+func (a *Activities) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
+}
+
+// Register registers every activity under its access name; LoadEntitlement, LoadLocation and SignalCustomer
+// run as local activities but are registered the same way.
+func (a *Activities) Register(r worker.ActivityRegistry) {
+	for name, fn := range map[string]any{
+		access.ActivityLoadEntitlement: a.LoadEntitlement,
+		access.ActivityLoadLocation:    a.LoadLocation,
+		access.ActivitySignalCustomer:  a.SignalCustomer,
+		access.ActivityEnsureSaltoUser: a.EnsureSaltoUser,
+		access.ActivityAddToGroup:      a.AddToGroup,
+		access.ActivityRemoveFromGroup: a.RemoveFromGroup,
+		access.ActivitySetSubscription: a.SetSubscription,
+		access.ActivityDeleteSaltoUser: a.DeleteSaltoUser,
+		access.ActivityGrantVisitor:    a.GrantVisitor,
+		access.ActivityRevokeVisitor:   a.RevokeVisitor,
+		access.ActivityRecordProblem:   a.RecordProblem,
+	} {
+		r.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+	}
+}
+
+// SignalCustomer delivers a grant or revoke to the customer workflow, starting it when none runs. The server
+// persists the signal before answering, so once this returns the change cannot be lost.
+func (a *Activities) SignalCustomer(ctx context.Context, s access.CustomerSignal) error {
+	key := s.Customer
+	opts := client.StartWorkflowOptions{
+		ID:        key.WorkflowID(),
+		TaskQueue: a.TaskQueue,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			access.SAKind.ValueSet(access.KindCustomer),
+			access.SACustomer.ValueSet(strconv.FormatInt(key.CoworkerID, 10)),
+			access.SALocation.ValueSet(strconv.FormatInt(key.LocationID, 10)),
+		),
+		StaticSummary: fmt.Sprintf("Customer %d at location %d", key.CoworkerID, key.LocationID),
+	}
+	_, err := a.Temporal.SignalWithStartWorkflow(ctx, key.WorkflowID(), s.Signal, s.Change, opts,
+		access.WorkflowCustomer, access.NewCustomerInput(key))
+	if err != nil {
+		return fmt.Errorf("signal %s to %s: %w", s.Signal, key.WorkflowID(), err)
+	}
+	return nil
+}
+
+// EnsureSaltoUser links a customer to its Salto user: the known one if it still exists, else the one with the
+// customer's email, else a new one. The Salto tag follows the Nexudus access card number.
+func (a *Activities) EnsureSaltoUser(ctx context.Context, req access.EnsureUserRequest) (access.SaltoUser, error) {
+	loc, ok := a.Config.Location(req.Customer.LocationID)
+	if !ok {
+		return access.SaltoUser{}, access.NewFinalError(access.ErrConfig,
+			fmt.Sprintf("location %d is not in the configuration", req.Customer.LocationID), nil)
+	}
+	cw, err := a.Nexudus.GetCoworker(ctx, int(req.Customer.CoworkerID))
+	if err != nil {
+		return access.SaltoUser{}, nexudusError(fmt.Sprintf("read coworker %d", req.Customer.CoworkerID), err)
+	}
+	site := req.SiteID
+	var u *salto.SiteUser
+	if req.Known != nil && req.Known.Known() {
+		u, err = a.Salto.GetUser(ctx, site, req.Known.SiteUserID)
+		if salto.IsNotFound(err) {
+			u, err = nil, nil // deleted by hand, or by the delete policy: find or create again below
+		}
+		if err != nil {
+			return access.SaltoUser{}, saltoError(ctx, "read Salto user", err)
+		}
+		if u == nil && !req.Subscribe {
+			return access.SaltoUser{}, nil
+		}
+	}
+	if u == nil {
+		if u, err = a.findUser(ctx, site, loc, cw); err != nil {
+			return access.SaltoUser{}, err
+		}
+	}
+	if u == nil {
+		if loc.MobileAccess && strings.TrimSpace(cw.Email) == "" {
+			return access.SaltoUser{}, access.NewFinalError(access.ErrMissingEmail,
+				fmt.Sprintf("coworker %d (%s) has no email: mobile access needs one", cw.Id, cw.FullName), nil)
+		}
+		first, last := splitName(cw.FullName)
+		nu := salto.NewUser{FirstName: first, LastName: last, Alias: alias(cw), TagID: cw.AccessCardId}
+		if loc.MobileAccess {
+			email := cw.Email
+			nu.Email = &email
+		}
+		if u, err = a.Salto.CreateUser(ctx, site, nu); err != nil {
+			return access.SaltoUser{}, saltoError(ctx, "create Salto user", err)
+		}
+		activity.GetLogger(ctx).Info("created Salto user", "Customer", req.Customer.WorkflowID(),
+			"SiteUserID", u.ID, "Suspended", u.Suspended())
+	} else if cw.AccessCardId != "" && u.TagID != cw.AccessCardId {
+		tag := cw.AccessCardId
+		if err := a.Salto.PatchUser(ctx, site, u.ID, salto.UserPatch{TagID: &tag}); err != nil {
+			return access.SaltoUser{}, saltoError(ctx, "set Salto tag", err)
+		}
+	}
+	out := access.SaltoUser{SiteID: site, SiteUserID: u.ID, PlatformUserID: u.PlatformID(), Suspended: u.Suspended()}
+	if out.Suspended && req.Subscribe {
+		err := a.Salto.SetSubscription(ctx, site, u.ID, salto.StateSubscribed)
+		switch {
+		case err == nil:
+			out.Suspended = false
+		case salto.KindOf(err) == salto.KindValidation || salto.KindOf(err) == salto.KindPermission:
+			// No free seat: the user stays suspended and the workflow records the problem.
+			activity.GetLogger(ctx).Warn("Salto user stays suspended", "Customer", req.Customer.WorkflowID(), "Error", err)
+		default:
+			return access.SaltoUser{}, saltoError(ctx, "subscribe Salto user", err)
+		}
+	}
+	return out, nil
+}
+
+// findUser matches by email; tag-only users (no email in Salto) are matched by the alias we gave them.
+func (a *Activities) findUser(ctx context.Context, site string, loc *config.Location, cw nexudus.Coworker) (*salto.SiteUser, error) {
+	if email := strings.TrimSpace(cw.Email); email != "" {
+		u, err := a.Salto.FindUserByEmail(ctx, site, email)
+		if err == nil {
+			return u, nil
+		}
+		if !salto.IsNotFound(err) {
+			return nil, saltoError(ctx, "find Salto user by email", err)
+		}
+	}
+	if loc.MobileAccess {
+		return nil, nil
+	}
+	users, err := a.Salto.ListUsers(ctx, site, salto.ListOptions{})
+	if err != nil {
+		return nil, saltoError(ctx, "list Salto users", err)
+	}
+	want := alias(cw)
+	for i := range users {
+		if users[i].Alias == want {
+			return &users[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// alias names the Salto user after the customer and carries the Nexudus id, so a tag-only user can be found
+// again and staff can tell who it is.
+func alias(cw nexudus.Coworker) string {
+	return fmt.Sprintf("%s (nexudus %d)", strings.TrimSpace(cw.FullName), cw.Id)
+}
+
+func splitName(full string) (first, last string) {
+	full = strings.TrimSpace(full)
+	if i := strings.LastIndexByte(full, ' '); i > 0 {
+		return full[:i], full[i+1:]
+	}
+	return full, ""
+}
+
+// AddToGroup adds a user to an access group; "already a member" is success (the client says so).
+func (a *Activities) AddToGroup(ctx context.Context, c access.GroupChange) error {
+	return saltoError(ctx, "add to access group "+c.GroupID,
+		a.Salto.AddGroupMember(ctx, c.SiteID, c.GroupID, c.PlatformUserID))
+}
+
+// RemoveFromGroup removes a user from an access group; not a member (404) is success.
+func (a *Activities) RemoveFromGroup(ctx context.Context, c access.GroupChange) error {
+	return saltoError(ctx, "remove from access group "+c.GroupID,
+		a.Salto.RemoveGroupMember(ctx, c.SiteID, c.GroupID, c.PlatformUserID))
+}
+
+// SetSubscription suspends or subscribes a Salto user.
+func (a *Activities) SetSubscription(ctx context.Context, c access.SubscriptionChange) error {
+	state := salto.StateSubscribed
+	if c.Suspended {
+		state = salto.StateSuspended
+	}
+	err := a.Salto.SetSubscription(ctx, c.SiteID, c.SiteUserID, state)
+	if !c.Suspended && err != nil && (salto.KindOf(err) == salto.KindValidation || salto.KindOf(err) == salto.KindPermission) {
+		return access.NewFinalError(access.ErrSaltoNoSeat, "subscribe Salto user: "+err.Error(), nil)
+	}
+	return saltoError(ctx, "set Salto subscription to "+state, err)
+}
+
+// DeleteSaltoUser deletes a Salto user; already gone is success.
+func (a *Activities) DeleteSaltoUser(ctx context.Context, r access.DeleteUserRequest) error {
+	err := a.Salto.DeleteUser(ctx, r.SiteID, r.SiteUserID)
+	if salto.IsNotFound(err) {
+		return nil
+	}
+	return saltoError(ctx, "delete Salto user", err)
+}
+
+// RecordProblem writes a problem to Nexudus, where the location's staff see it on the customer.
+func (a *Activities) RecordProblem(ctx context.Context, p access.Problem) error {
+	_, err := a.Nexudus.CreateAccessControlAudit(ctx, nexudus.CoworkerAccessControlAudit{
+		CoworkerId:  int(p.CoworkerID),
+		Description: p.Description,
+		IsProblem:   true,
+	})
+	return nexudusError("record access problem", err)
+}

@@ -1,0 +1,98 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/nexsalto/nexsalto/access"
+	"github.com/nexsalto/nexsalto/nexudus"
+	"github.com/nexsalto/nexsalto/salto"
+)
+
+// consistencyAttempts bounds how long a 2202 "user not found" or 2203 "no permission" is taken for Salto's
+// eventual consistency after a user is created (about a minute on the live API). With the workflows' backoff
+// (1 s doubling, capped at 2 min) ten attempts cover about eight minutes; after that the error is real.
+const consistencyAttempts = 10
+
+// saltoError turns a Salto client error into what Temporal should do with it:
+//   - rate limited: retry after the server's Retry-After (NextRetryDelay overrides the backoff);
+//   - transient, auth (a person may fix the token while we keep trying): retry with the policy's backoff;
+//   - 2202 / 2203 during the consistency window: retry; later, final;
+//   - validation, other not-found, permission: final, recorded as a problem by the workflow.
+func saltoError(ctx context.Context, op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := op + ": " + err.Error()
+	var se *salto.Error
+	if !errors.As(err, &se) {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	attempt := int32(1)
+	if activity.IsActivity(ctx) {
+		attempt = activity.GetInfo(ctx).Attempt
+	}
+	switch se.Kind {
+	case salto.KindRateLimited:
+		return temporal.NewApplicationErrorWithOptions(msg, "SaltoRateLimited", temporal.ApplicationErrorOptions{
+			NextRetryDelay: se.RetryAfter,
+		})
+	case salto.KindTransient, salto.KindAuth, salto.KindConflict:
+		return temporal.NewApplicationError(msg, "Salto"+titleKind(se.Kind))
+	case salto.KindNotFound:
+		if se.Code == salto.CodeUserNotFound && attempt < consistencyAttempts {
+			return temporal.NewApplicationError(msg+" (may be Salto's consistency window after creating the user)",
+				"SaltoNotYetConsistent")
+		}
+		return access.NewFinalError(access.ErrSaltoNotFound, msg, nil)
+	case salto.KindPermission:
+		if attempt < consistencyAttempts {
+			return temporal.NewApplicationError(msg+" (may be Salto's consistency window after creating the user)",
+				"SaltoNotYetConsistent")
+		}
+		return access.NewFinalError(access.ErrSaltoPermission, msg, nil)
+	case salto.KindValidation:
+		return access.NewFinalError(access.ErrSaltoValidation, msg, nil)
+	default:
+		return temporal.NewApplicationError(msg, "SaltoOther")
+	}
+}
+
+func titleKind(k salto.ErrorKind) string {
+	switch k {
+	case salto.KindTransient:
+		return "Transient"
+	case salto.KindAuth:
+		return "Auth"
+	case salto.KindConflict:
+		return "Conflict"
+	}
+	return "Other"
+}
+
+// nexudusError does the same for Nexudus: throttling waits for Retry-After, server errors retry, a refused
+// write is final.
+func nexudusError(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := op + ": " + err.Error()
+	switch {
+	case nexudus.IsThrottled(err):
+		return temporal.NewApplicationErrorWithOptions(msg, "NexudusThrottled", temporal.ApplicationErrorOptions{
+			NextRetryDelay: nexudus.RetryAfter(err),
+		})
+	case nexudus.IsRetryable(err), nexudus.IsUnauthorized(err):
+		return temporal.NewApplicationError(msg, "NexudusTransient")
+	default:
+		var ne *nexudus.Error
+		if errors.As(err, &ne) && ne.Status >= 400 && ne.Status < 500 {
+			return access.NewFinalError(access.ErrNexudusValidation, msg, nil)
+		}
+		return temporal.NewApplicationError(msg, "NexudusOther")
+	}
+}

@@ -1,0 +1,145 @@
+package nexudus
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const bookingBody = `[{"Id":123,"UniqueId":"6f1c2a4e-0000-4000-8000-000000000001","ResourceId":4,"ResourceName":"Room A",
+"CoworkerId":77,"FromTime":"2026-11-30T09:00:00Z","ToTime":"2026-11-30T10:00:00Z",
+"FromTimeLocal":"2026-11-30T10:00:00","ToTimeLocal":"2026-11-30T11:00:00","Tentative":false,"Online":true,
+"FloorPlanDeskId":null,"UpdatedOn":"2026-11-01T08:00:00Z"}]`
+
+func TestSignatureVerification(t *testing.T) {
+	secret := []byte("s3cret")
+	body := []byte(bookingBody)
+	sig := Sign(secret, body)
+	assert.Equal(t, strings.ToUpper(sig), sig, "Nexudus signs with uppercase hex")
+	assert.Len(t, sig, 64)
+
+	cases := []struct {
+		name   string
+		secret []byte
+		body   []byte
+		header string
+		want   error
+	}{
+		{"valid", secret, body, sig, nil},
+		{"lowercase hex accepted", secret, body, strings.ToLower(sig), nil},
+		{"surrounding spaces ignored", secret, body, " " + sig + " ", nil},
+		{"tampered body", secret, []byte(strings.Replace(bookingBody, `"CoworkerId":77`, `"CoworkerId":78`, 1)), sig, ErrSignatureMismatch},
+		{"body with an extra byte", secret, append(append([]byte(nil), body...), ' '), sig, ErrSignatureMismatch},
+		{"wrong secret", []byte("other"), body, sig, ErrSignatureMismatch},
+		{"missing header", secret, body, "", ErrSignatureMissing},
+		{"not hex", secret, body, strings.Repeat("Z", 64), ErrSignatureMalformed},
+		{"truncated", secret, body, sig[:62], ErrSignatureMalformed},
+		{"sha1-sized", secret, body, sig[:40], ErrSignatureMalformed},
+		{"no secret configured", nil, body, sig, ErrNoSecret},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := VerifySignature(c.secret, c.body, c.header)
+			if c.want == nil {
+				assert.NoError(t, err)
+			} else {
+				assert.ErrorIs(t, err, c.want)
+			}
+		})
+	}
+}
+
+func TestParseWebhook(t *testing.T) {
+	rec, err := ParseWebhook(ActionBookingUpdate, []byte(bookingBody))
+	require.NoError(t, err)
+	assert.Equal(t, ActionBookingUpdate, rec.Action)
+	assert.Equal(t, KindBooking, rec.Kind)
+	assert.Equal(t, 123, rec.Id)
+	assert.Equal(t, 77, rec.CoworkerId)
+	var b Booking
+	require.NoError(t, rec.Decode(&b))
+	assert.Equal(t, "Room A", b.ResourceName)
+	assert.Nil(t, b.FloorPlanDeskId)
+
+	co, err := ParseWebhook(ActionCoworkerCreate, []byte(`[{"Id":77,"FullName":"Ada","InvoicingBusinessId":3}]`))
+	require.NoError(t, err)
+	assert.Equal(t, 77, co.CoworkerId, "a coworker record is its own customer")
+	assert.Equal(t, 3, co.BusinessId)
+
+	ck, err := ParseWebhook(ActionCheckinCreated, []byte(`[{"Id":5,"CoworkerId":77,"BusinessId":3,"FromTime":"2026-11-30T09:00:00Z","ToTime":null,"Source":2}]`))
+	require.NoError(t, err)
+	assert.Equal(t, Record{Action: ActionCheckinCreated, Kind: KindCheckin, Id: 5, CoworkerId: 77, BusinessId: 3, Raw: ck.Raw}, ck)
+
+	cases := []struct {
+		name   string
+		action Action
+		body   string
+		want   error
+		inMsg  string
+	}{
+		{"empty body", ActionBookingCreate, "", ErrWebhookNotJSON, "empty"},
+		{"whitespace only", ActionBookingCreate, "  \n", ErrWebhookNotJSON, "empty"},
+		{"not JSON", ActionBookingCreate, "Id=123", ErrWebhookNotJSON, ""},
+		{"truncated JSON", ActionBookingCreate, `[{"Id":123`, ErrWebhookNotJSON, ""},
+		{"bare object", ActionBookingCreate, `{"Id":123}`, ErrWebhookNotArray, "bare object"},
+		{"scalar", ActionBookingCreate, `123`, ErrWebhookNotArray, "scalar"},
+		{"empty array", ActionBookingCreate, `[]`, ErrWebhookEmpty, ""},
+		{"two records", ActionBookingCreate, `[{"Id":1},{"Id":2}]`, ErrWebhookMultiple, "2 records"},
+		{"array of a number", ActionBookingCreate, `[123]`, ErrWebhookRecordShape, "not an object"},
+		{"array of null", ActionBookingCreate, `[null]`, ErrWebhookRecordShape, "not an object"},
+		{"record without Id", ActionBookingCreate, `[{"ResourceId":4}]`, ErrWebhookNoID, ""},
+		{"record with Id 0", ActionBookingCreate, `[{"Id":0}]`, ErrWebhookNoID, ""},
+		{"Id is a string", ActionBookingCreate, `[{"Id":"123"}]`, ErrWebhookRecordShape, "Booking"},
+		{"wrong type for a field", ActionBookingCreate, `[{"Id":1,"ResourceId":"four"}]`, ErrWebhookRecordShape, "ResourceId"},
+		{"bad date", ActionBookingCreate, `[{"Id":1,"FromTime":"someday"}]`, ErrWebhookRecordShape, "someday"},
+		{"contract desk ids garbage", ActionCoworkerContractCancel, `[{"Id":1,"FloorPlanDeskIds":"a,b"}]`, ErrWebhookRecordShape, ""},
+		{"unknown action", Action(99), `[{"Id":1}]`, ErrUnknownAction, "99"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := ParseWebhook(c.action, []byte(c.body))
+			require.Error(t, err)
+			assert.ErrorIs(t, err, c.want)
+			assert.Contains(t, err.Error(), c.inMsg)
+		})
+	}
+}
+
+func TestActions(t *testing.T) {
+	want := map[Action]string{2: "CoworkerUpdate", 3: "CoworkerCreate", 6: "BookingCreate", 7: "BookingUpdate",
+		8: "BookingDelete", 10: "CoworkerContractActivate", 11: "CoworkerContractCancel", 12: "CoworkerContractRenew",
+		13: "CoworkerContractUpgradeDowngrade", 14: "CoworkerContractActivateFirst", 35: "CoworkerCheckout",
+		36: "CoworkerCheckin", 41: "VisitorCheckedin", 42: "VisitorRegistered", 47: "CheckinCreated",
+		48: "CheckinUpdated", 49: "CheckinDeleted"}
+	assert.Len(t, Actions(), len(want))
+	for a, name := range want {
+		assert.Equal(t, name, a.String())
+		got, ok := ActionByName(strings.ToLower(name))
+		assert.True(t, ok, name)
+		assert.Equal(t, a, got)
+	}
+	a, ok := ActionByName("7")
+	assert.True(t, ok)
+	assert.Equal(t, ActionBookingUpdate, a)
+	_, ok = ActionByName("BookingExplode")
+	assert.False(t, ok)
+	_, ok = ActionByName("99")
+	assert.False(t, ok)
+	assert.Equal(t, "Action(99)", Action(99).String())
+
+	assert.Equal(t, KindBooking, ActionBookingDelete.Kind())
+	assert.Equal(t, KindCoworkerContract, ActionCoworkerContractActivateFirst.Kind())
+	assert.Equal(t, KindVisitor, ActionVisitorCheckedin.Kind())
+	assert.Equal(t, KindCheckin, ActionCheckinDeleted.Kind())
+
+	var w Webhook
+	require.NoError(t, json.Unmarshal([]byte(`{"Action":"BookingUpdate"}`), &w))
+	assert.Equal(t, ActionBookingUpdate, w.Action)
+	require.NoError(t, json.Unmarshal([]byte(`{"Action":48}`), &w))
+	assert.Equal(t, ActionCheckinUpdated, w.Action)
+	b, _ := json.Marshal(Webhook{Action: ActionCheckinDeleted})
+	assert.Contains(t, string(b), `"Action":49`)
+}

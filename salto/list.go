@@ -1,0 +1,82 @@
+package salto
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+)
+
+// maxPages stops a server that keeps sending next links; far above any real site.
+const maxPages = 10000
+
+// envelope is the paged list shape. next_page_link may be absent, null or empty on the last page.
+type envelope[T any] struct {
+	Items        []T    `json:"items"`
+	NextPageLink string `json:"next_page_link"`
+	Count        *int   `json:"count"`
+}
+
+// decodePage accepts both list shapes the API uses: a bare JSON array, or the {items, next_page_link, count}
+// envelope.
+func decodePage[T any](body []byte) ([]T, string, error) {
+	body = bytes.TrimSpace(body)
+	switch {
+	case len(body) == 0 || bytes.Equal(body, []byte("null")):
+		return nil, "", nil
+	case body[0] == '[':
+		var items []T
+		err := json.Unmarshal(body, &items)
+		return items, "", err
+	case body[0] == '{':
+		var env envelope[T]
+		err := json.Unmarshal(body, &env)
+		return env.Items, env.NextPageLink, err
+	}
+	return nil, "", errors.New("neither a JSON array nor an object")
+}
+
+// listAll fetches a list and follows next_page_link to the end, or until limit items (limit > 0). A next link
+// may be absolute or relative; it is resolved against the page it came from and must stay on the API host, so
+// the bearer token never travels elsewhere.
+func listAll[T any](ctx context.Context, c *Client, first *url.URL, limit int) ([]T, error) {
+	all := []T{}
+	seen := map[string]bool{}
+	cur := first
+	for pages := 0; ; pages++ {
+		if pages == maxPages {
+			return nil, &Error{Kind: KindOther, Method: http.MethodGet, Path: first.Path,
+				Message: fmt.Sprintf("more than %d pages", maxPages)}
+		}
+		seen[cur.String()] = true
+		resp, err := c.call(ctx, http.MethodGet, cur, nil)
+		if err != nil {
+			return nil, err
+		}
+		items, link, err := decodePage[T](resp.Body())
+		if err != nil {
+			return nil, &Error{Kind: KindOther, Status: resp.StatusCode(), Method: http.MethodGet, Path: cur.Path,
+				Message: "unexpected list response", err: err}
+		}
+		all = append(all, items...)
+		if limit > 0 && len(all) >= limit {
+			return all[:limit], nil
+		}
+		if link == "" {
+			return all, nil
+		}
+		next, err := cur.Parse(link)
+		if err != nil || next.Scheme != c.api.Scheme || next.Host != c.api.Host {
+			return nil, &Error{Kind: KindOther, Method: http.MethodGet, Path: cur.Path,
+				Message: "next_page_link is not a link on the API host; refusing to follow it"}
+		}
+		if seen[next.String()] {
+			return nil, &Error{Kind: KindOther, Method: http.MethodGet, Path: cur.Path,
+				Message: "next_page_link points back to a page already read"}
+		}
+		cur = next
+	}
+}

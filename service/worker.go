@@ -1,0 +1,155 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/nexsalto/nexsalto/activities"
+	"github.com/nexsalto/nexsalto/config"
+	"github.com/nexsalto/nexsalto/nexudus"
+	"github.com/nexsalto/nexsalto/salto"
+	"github.com/nexsalto/nexsalto/workflows"
+)
+
+// NewSaltoClient builds the Salto KS client from the configuration.
+func NewSaltoClient(c config.Salto) (*salto.Client, error) {
+	return salto.New(salto.Config{
+		APIURL:            c.APIURL,
+		TokenURL:          c.TokenURL,
+		AuthorizeURL:      c.AuthorizeURL,
+		RedirectURL:       c.RedirectURL,
+		ClientID:          c.ClientID,
+		ClientSecret:      c.ClientSecret,
+		Scopes:            c.Scopes,
+		Username:          c.Username,
+		Password:          c.Password,
+		TokenFile:         c.TokenFile,
+		RequestsPerSecond: c.RequestsPerSecond,
+	})
+}
+
+// NewNexudusClient builds the Nexudus client from the configuration.
+func NewNexudusClient(c config.Nexudus) (*nexudus.Client, error) {
+	return nexudus.New(nexudus.Config{
+		BaseURL:           c.BaseURL,
+		Username:          c.Username,
+		Password:          c.Password,
+		Auth:              c.Auth,
+		TokenFile:         c.TokenFile,
+		RequestsPerMinute: c.RequestsPerMinute,
+	})
+}
+
+// Worker is the worker process: a Temporal worker with every workflow and activity, and the webhook receiver.
+type Worker struct {
+	Config   *config.Config
+	Temporal client.Client
+	Salto    *salto.Client
+	Nexudus  *nexudus.Client
+	Logger   *slog.Logger
+	// WorkerOptions tune the Temporal worker (tests and benchmarks); zero is the SDK's defaults.
+	WorkerOptions worker.Options
+
+	worker   worker.Worker
+	server   *http.Server
+	listener net.Listener
+}
+
+// NewWorker builds the clients from cfg when they are not given.
+func NewWorker(cfg *config.Config, tc client.Client, logger *slog.Logger) (*Worker, error) {
+	w := &Worker{Config: cfg, Temporal: tc, Logger: logger}
+	var err error
+	if w.Salto, err = NewSaltoClient(cfg.Salto); err != nil {
+		return nil, fmt.Errorf("salto client: %w", err)
+	}
+	if w.Nexudus, err = NewNexudusClient(cfg.Nexudus); err != nil {
+		return nil, fmt.Errorf("nexudus client: %w", err)
+	}
+	return w, nil
+}
+
+// Start registers everything, starts polling Temporal and starts serving webhooks. It returns once both run.
+func (w *Worker) Start() error {
+	if w.Logger == nil {
+		w.Logger = slog.Default()
+	}
+	cfg := w.Config
+	w.worker = worker.New(w.Temporal, cfg.Temporal.TaskQueue, w.WorkerOptions)
+	workflows.Register(w.worker)
+	acts := &activities.Activities{
+		Config: cfg, Salto: w.Salto, Nexudus: w.Nexudus, Temporal: w.Temporal, TaskQueue: cfg.Temporal.TaskQueue,
+	}
+	acts.Register(w.worker)
+	if err := w.worker.Start(); err != nil {
+		return fmt.Errorf("start temporal worker: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.Webhooks.Listen)
+	if err != nil {
+		w.worker.Stop()
+		return fmt.Errorf("webhook receiver on %s: %w", cfg.Webhooks.Listen, err)
+	}
+	w.listener = ln
+	w.server = &http.Server{Handler: w.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := w.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			w.Logger.Error("webhook receiver stopped", "Error", err)
+		}
+	}()
+	return nil
+}
+
+// Handler serves the webhooks and a health check.
+func (w *Worker) Handler() http.Handler {
+	cfg := w.Config
+	locations := make([]int64, 0, len(cfg.Locations))
+	for _, l := range cfg.Locations {
+		locations = append(locations, l.BusinessID)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(cfg.Webhooks.PathPrefix+"/", &Webhooks{
+		Temporal:  w.Temporal,
+		TaskQueue: cfg.Temporal.TaskQueue,
+		Prefix:    cfg.Webhooks.PathPrefix,
+		Secret:    []byte(cfg.Nexudus.WebhookSecret),
+		Token:     cfg.Nexudus.WebhookToken,
+		MaxBody:   cfg.Webhooks.MaxBodyBytes,
+		Locations: locations,
+		Logger:    w.Logger,
+	})
+	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		if _, err := w.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+			http.Error(rw, "temporal: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = rw.Write([]byte("ok\n"))
+	})
+	return mux
+}
+
+// WebhookAddr is the address the receiver listens on (useful with port 0).
+func (w *Worker) WebhookAddr() string {
+	if w.listener == nil {
+		return ""
+	}
+	return w.listener.Addr().String()
+}
+
+// Stop stops the webhook receiver first (Nexudus retries what it cannot deliver) and then the worker.
+func (w *Worker) Stop(ctx context.Context) {
+	if w.server != nil {
+		_ = w.server.Shutdown(ctx)
+	}
+	if w.worker != nil {
+		w.worker.Stop()
+	}
+}

@@ -1,0 +1,577 @@
+package nexudussim
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// category is how a field filters and sorts.
+type category int
+
+const (
+	catOther category = iota
+	catNumber
+	catString
+	catBool
+	catDate
+	catIDList
+)
+
+type field struct {
+	name  string // JSON name
+	index []int
+	cat   category
+}
+
+type op int
+
+const (
+	opCreate op = iota
+	opUpdate
+	opDelete
+)
+
+// source says who writes: the REST API and the admin entity API fire webhooks, a seed
+// does not and keeps the ids and timestamps it is given.
+type source int
+
+const (
+	srcAPI source = iota
+	srcAdmin
+	srcSeed
+)
+
+// kind describes one entity type: where it lives, how it is validated and derived,
+// and which webhooks its writes fire.
+type kind struct {
+	name   string // "Booking": filter prefix, message noun
+	path   string // "/api/spaces/bookings"
+	typ    reflect.Type
+	omit   []string // fields list responses leave out
+	fields map[string]field
+	// prepare validates cur and fills derived fields; old is nil on create.
+	prepare func(s *Server, old, cur record, now time.Time) []FieldError
+	// after applies side effects on other entities (cur is nil on delete).
+	after func(s *Server, old, cur record, now time.Time)
+	// events lists the webhook actions a write fires (cur is nil on delete).
+	events func(s *Server, o op, old, cur record) []int
+	// business is the location a record belongs to (0: unknown), for webhook routing.
+	business func(s *Server, r record) int
+}
+
+// collection is the last path segment ("bookings"), used by admin URLs.
+func (k *kind) collection() string { return k.path[strings.LastIndex(k.path, "/")+1:] }
+
+func (k *kind) new() record { return reflect.New(k.typ).Interface().(record) }
+
+var (
+	timeType   = reflect.TypeOf(Time{})
+	localType  = reflect.TypeOf(LocalTime{})
+	idListType = reflect.TypeOf(IDList{})
+)
+
+// fieldsOf indexes the JSON fields of a struct type, embedded Base included.
+func fieldsOf(t reflect.Type, prefix []int, out map[string]field) {
+	for i := 0; i < t.NumField(); i++ {
+		sf := t.Field(i)
+		idx := append(append([]int(nil), prefix...), i)
+		if sf.Anonymous {
+			fieldsOf(sf.Type, idx, out)
+			continue
+		}
+		name := strings.Split(sf.Tag.Get("json"), ",")[0]
+		if name == "" {
+			name = sf.Name
+		}
+		c := catOther
+		switch {
+		case sf.Type == timeType || sf.Type == localType:
+			c = catDate
+		case sf.Type == idListType:
+			c = catIDList
+		case sf.Type.Kind() == reflect.Int || sf.Type.Kind() == reflect.Pointer && sf.Type.Elem().Kind() == reflect.Int:
+			c = catNumber
+		case sf.Type.Kind() == reflect.String:
+			c = catString
+		case sf.Type.Kind() == reflect.Bool:
+			c = catBool
+		}
+		out[strings.ToLower(name)] = field{name: name, index: idx, cat: c}
+	}
+}
+
+// fieldValue returns the comparable value of f in r: int64 (or nil), string, bool,
+// time.Time (zero when null), IDList.
+func fieldValue(r record, f field) any {
+	v := reflect.ValueOf(r).Elem().FieldByIndex(f.index)
+	switch f.cat {
+	case catNumber:
+		if v.Kind() == reflect.Pointer {
+			if v.IsNil() {
+				return nil
+			}
+			v = v.Elem()
+		}
+		return v.Int()
+	case catString:
+		return v.String()
+	case catBool:
+		return v.Bool()
+	case catDate:
+		switch t := v.Interface().(type) {
+		case Time:
+			return t.Time
+		case LocalTime:
+			return t.Time
+		}
+	case catIDList:
+		return v.Interface().(IDList)
+	}
+	return nil
+}
+
+// clone copies a record deeply enough that decoding into the copy (slices, pointers)
+// cannot reach the original.
+func clone(r record) record {
+	src := reflect.ValueOf(r).Elem()
+	dst := reflect.New(src.Type()).Elem()
+	dst.Set(src)
+	for i := 0; i < dst.NumField(); i++ {
+		f := dst.Field(i)
+		switch f.Kind() {
+		case reflect.Slice:
+			if !f.IsNil() {
+				n := reflect.MakeSlice(f.Type(), f.Len(), f.Len())
+				reflect.Copy(n, f)
+				f.Set(n)
+			}
+		case reflect.Pointer:
+			if !f.IsNil() {
+				n := reflect.New(f.Type().Elem())
+				n.Elem().Set(f.Elem())
+				f.Set(n)
+			}
+		}
+	}
+	return dst.Addr().Interface().(record)
+}
+
+// table holds one kind's records.
+type table struct {
+	rows map[int]record
+	next int
+}
+
+func (t *table) sorted() []record {
+	out := make([]record, 0, len(t.rows))
+	for _, r := range t.rows {
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].base().Id < out[j].base().Id })
+	return out
+}
+
+// writeError is a refused write.
+type writeError struct {
+	status int
+	msg    string
+	errs   []FieldError
+}
+
+func (e *writeError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.msg)
+	for _, fe := range e.errs {
+		fmt.Fprintf(&b, "; %s: %s", fe.PropertyName, fe.Message)
+	}
+	return b.String()
+}
+
+var metaFields = map[string]bool{"id": true, "uniqueid": true, "createdon": true, "updatedon": true}
+
+// decodeInto merges a JSON object into rec key by key, so that each bad value is
+// reported under its own property name. Server-assigned fields are ignored, unknown
+// properties too (as Nexudus does).
+func decodeInto(rec record, body []byte) []FieldError {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(body, &m); err != nil || m == nil {
+		return []FieldError{{Message: "The request body must be a JSON object."}}
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var errs []FieldError
+	for _, key := range keys {
+		if metaFields[strings.ToLower(key)] {
+			continue
+		}
+		one, _ := json.Marshal(map[string]json.RawMessage{key: m[key]})
+		if err := json.Unmarshal(one, rec); err != nil {
+			var attempted any
+			_ = json.Unmarshal(m[key], &attempted)
+			errs = append(errs, FieldError{PropertyName: key, AttemptedValue: attempted, Message: decodeMessage(err)})
+		}
+	}
+	return errs
+}
+
+func decodeMessage(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		want := te.Type.String()
+		switch te.Type.Kind() {
+		case reflect.Int, reflect.Int64:
+			want = "an integer"
+		case reflect.Bool:
+			want = "true or false"
+		case reflect.String:
+			want = "a string"
+		case reflect.Slice:
+			want = "an array"
+		}
+		return fmt.Sprintf("The value must be %s, not %s.", want, te.Value)
+	}
+	return strings.TrimPrefix(err.Error(), "json: ")
+}
+
+// now is the simulator clock, to the second: what a client reads back is exactly what
+// is stored.
+func (s *Server) now() time.Time { return s.opts.Clock().UTC().Truncate(time.Second) }
+
+// get returns the stored record (not a copy); the lock must be held.
+func (s *Server) get(k *kind, id int) (record, bool) {
+	r, ok := s.tables[k.name].rows[id]
+	return r, ok
+}
+
+// save stores a new or changed record (old nil for a create), runs derivations, side
+// effects and webhooks. The lock must be held. cur is owned by the store afterwards.
+func (s *Server) save(k *kind, old, cur record, src source) (record, error) {
+	now := s.now()
+	t := s.tables[k.name]
+	b := cur.base()
+	if old == nil && src == srcSeed && b.Id != 0 {
+		if existing, ok := t.rows[b.Id]; ok {
+			old = existing
+		}
+	}
+	if errs := k.prepare(s, old, cur, now); len(errs) > 0 {
+		verb := "created"
+		if old != nil {
+			verb = "updated"
+		}
+		return nil, &writeError{status: 400, msg: fmt.Sprintf("The %s could not be %s.", strings.ToLower(k.name), verb), errs: errs}
+	}
+	if old != nil {
+		ob := old.base()
+		b.Id, b.UniqueId, b.CreatedOn = ob.Id, ob.UniqueId, ob.CreatedOn
+		if src != srcSeed || b.UpdatedOn.IsZero() {
+			b.UpdatedOn = At(now)
+		}
+	} else {
+		if src != srcSeed || b.Id <= 0 {
+			t.next++
+			b.Id = t.next
+		} else if b.Id > t.next {
+			t.next = b.Id
+		}
+		if src != srcSeed || b.UniqueId == "" {
+			b.UniqueId = uuid.NewString()
+		}
+		if src != srcSeed || b.CreatedOn.IsZero() {
+			b.CreatedOn = At(now)
+		}
+		if src != srcSeed || b.UpdatedOn.IsZero() {
+			b.UpdatedOn = b.CreatedOn
+		}
+	}
+	t.rows[b.Id] = cur
+	if k.after != nil {
+		k.after(s, old, cur, now)
+	}
+	if src != srcSeed && k.events != nil {
+		o := opCreate
+		if old != nil {
+			o = opUpdate
+		}
+		s.emit(k, k.events(s, o, old, cur), cur)
+	}
+	return cur, nil
+}
+
+// remove deletes a record; the lock must be held.
+func (s *Server) remove(k *kind, id int) (record, error) {
+	t := s.tables[k.name]
+	old, ok := t.rows[id]
+	if !ok {
+		return nil, &writeError{status: 404, msg: fmt.Sprintf("%s %d was not found.", k.name, id)}
+	}
+	delete(t.rows, id)
+	if k.after != nil {
+		k.after(s, old, nil, s.now())
+	}
+	if k.events != nil {
+		s.emit(k, k.events(s, opDelete, old, nil), old)
+	}
+	return old, nil
+}
+
+// listQuery is a parsed list request.
+type listQuery struct {
+	page, size int
+	preds      []func(record) bool
+	order      *field
+	desc       bool
+}
+
+func badRequest(format string, a ...any) error {
+	return &writeError{status: 400, msg: fmt.Sprintf(format, a...)}
+}
+
+func (s *Server) parseList(k *kind, q url.Values) (listQuery, error) {
+	lq := listQuery{page: 1, size: 25}
+	for key, vals := range q {
+		val := strings.TrimSpace(vals[len(vals)-1])
+		switch strings.ToLower(key) {
+		case "page":
+			n, err := strconv.Atoi(val)
+			if err != nil || n < 1 {
+				return lq, badRequest("page must be a positive integer")
+			}
+			lq.page = n
+			continue
+		case "size":
+			n, err := strconv.Atoi(val)
+			if err != nil || n < 1 {
+				return lq, badRequest("size must be a positive integer")
+			}
+			lq.size = min(n, s.opts.PageSizeMax)
+			continue
+		case "orderby":
+			name := val
+			if len(name) > len(k.name)+1 && strings.EqualFold(name[:len(k.name)+1], k.name+"_") {
+				name = name[len(k.name)+1:]
+			}
+			f, ok := k.fields[strings.ToLower(name)]
+			if !ok || f.cat == catOther || f.cat == catIDList {
+				return lq, badRequest("cannot order %s by %q", k.name, val)
+			}
+			lq.order = &f
+			continue
+		case "dir":
+			switch strings.ToLower(val) {
+			case "", "asc", "ascending", "0":
+			case "desc", "descending", "1":
+				lq.desc = true
+			default:
+				return lq, badRequest("dir must be Ascending or Descending")
+			}
+			continue
+		}
+		mode, rest := "eq", key
+		if l := strings.ToLower(key); strings.HasPrefix(l, "from_") {
+			mode, rest = "from", key[5:]
+		} else if strings.HasPrefix(l, "to_") {
+			mode, rest = "to", key[3:]
+		}
+		if len(rest) <= len(k.name)+1 || !strings.EqualFold(rest[:len(k.name)+1], k.name+"_") {
+			continue // not a filter on this entity
+		}
+		prop := rest[len(k.name)+1:]
+		f, ok := k.fields[strings.ToLower(prop)]
+		if !ok {
+			return lq, badRequest("%s has no property %q to filter on", k.name, prop)
+		}
+		pred, err := predicate(f, mode, val)
+		if err != nil {
+			return lq, badRequest("filter %s: %v", key, err)
+		}
+		lq.preds = append(lq.preds, pred)
+	}
+	return lq, nil
+}
+
+func predicate(f field, mode, val string) (func(record) bool, error) {
+	if mode != "eq" {
+		if f.cat != catDate {
+			return nil, fmt.Errorf("range filters apply to date fields only")
+		}
+		bound, err := parseInput(val)
+		if err != nil {
+			return nil, fmt.Errorf("expected YYYY-MM-DDTHH:mm")
+		}
+		return func(r record) bool {
+			t := fieldValue(r, f).(time.Time)
+			if t.IsZero() {
+				return false
+			}
+			if mode == "from" {
+				return !t.Before(bound)
+			}
+			return !t.After(bound)
+		}, nil
+	}
+	isNull := strings.EqualFold(val, "null")
+	switch f.cat {
+	case catNumber:
+		if isNull {
+			return func(r record) bool { v := fieldValue(r, f); return v == nil || v.(int64) == 0 }, nil
+		}
+		n, err := strconv.ParseInt(val, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("expected an integer")
+		}
+		return func(r record) bool { v := fieldValue(r, f); return v != nil && v.(int64) == n }, nil
+	case catString:
+		return func(r record) bool { return strings.EqualFold(fieldValue(r, f).(string), val) }, nil
+	case catBool:
+		b, err := strconv.ParseBool(val)
+		if err != nil {
+			return nil, fmt.Errorf("expected true or false")
+		}
+		return func(r record) bool { return fieldValue(r, f).(bool) == b }, nil
+	case catDate:
+		if isNull {
+			return func(r record) bool { return fieldValue(r, f).(time.Time).IsZero() }, nil
+		}
+		t, err := parseInput(val)
+		if err != nil {
+			return nil, err
+		}
+		return func(r record) bool { return fieldValue(r, f).(time.Time).Equal(t) }, nil
+	case catIDList:
+		n, err := strconv.Atoi(val)
+		if err != nil {
+			return nil, fmt.Errorf("expected an id")
+		}
+		return func(r record) bool { return fieldValue(r, f).(IDList).has(n) }, nil
+	}
+	return nil, fmt.Errorf("%s cannot be filtered on", f.name)
+}
+
+func less(a, b any) int {
+	switch x := a.(type) {
+	case int64:
+		y, _ := b.(int64)
+		return cmpOrdered(x, y)
+	case nil:
+		if b == nil {
+			return 0
+		}
+		return -1
+	case string:
+		return strings.Compare(strings.ToLower(x), strings.ToLower(b.(string)))
+	case bool:
+		y := b.(bool)
+		switch {
+		case x == y:
+			return 0
+		case !x:
+			return -1
+		}
+		return 1
+	case time.Time:
+		return x.Compare(b.(time.Time))
+	}
+	return 0
+}
+
+func cmpOrdered(x, y int64) int {
+	switch {
+	case x < y:
+		return -1
+	case x > y:
+		return 1
+	}
+	return 0
+}
+
+// list answers a list request; the lock must be held.
+func (s *Server) list(k *kind, q url.Values) (page, error) {
+	lq, err := s.parseList(k, q)
+	if err != nil {
+		return page{}, err
+	}
+	var rows []record
+	for _, r := range s.tables[k.name].sorted() {
+		keep := true
+		for _, p := range lq.preds {
+			if !p(r) {
+				keep = false
+				break
+			}
+		}
+		if keep {
+			rows = append(rows, r)
+		}
+	}
+	orderField := "Id"
+	if lq.order != nil {
+		f := *lq.order
+		orderField = f.name
+		sort.SliceStable(rows, func(i, j int) bool {
+			c := less(fieldValue(rows[i], f), fieldValue(rows[j], f))
+			if lq.desc {
+				c = -c
+			}
+			return c < 0
+		})
+	} else if lq.desc {
+		sort.SliceStable(rows, func(i, j int) bool { return rows[i].base().Id > rows[j].base().Id })
+	}
+	total := len(rows)
+	pages := (total + lq.size - 1) / lq.size
+	start := min((lq.page-1)*lq.size, total)
+	end := min(start+lq.size, total)
+	p := page{
+		Records:           make([]json.RawMessage, 0, end-start),
+		CurrentPage:       lq.page,
+		CurrentPageSize:   lq.size,
+		CurrentOrderField: orderField,
+		TotalItems:        total,
+		TotalPages:        pages,
+		HasNextPage:       lq.page < pages,
+		HasPreviousPage:   lq.page > 1,
+	}
+	if lq.desc {
+		p.CurrentSortDirection = 1
+	}
+	if end > start {
+		p.FirstItem, p.LastItem = start+1, end
+	}
+	for _, r := range rows[start:end] {
+		b, err := partial(k, r)
+		if err != nil {
+			return page{}, err
+		}
+		p.Records = append(p.Records, b)
+	}
+	return p, nil
+}
+
+// partial marshals r without the fields lists leave out.
+func partial(k *kind, r record) (json.RawMessage, error) {
+	b, err := json.Marshal(r)
+	if err != nil || len(k.omit) == 0 {
+		return b, err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	for _, f := range k.omit {
+		delete(m, f)
+	}
+	return json.Marshal(m)
+}

@@ -1,0 +1,484 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/nexsalto/nexsalto/access"
+)
+
+// grantAt and revokeAt send the customer workflow a grant or revoke at a virtual instant, stamped with that
+// instant as the entitlement workflow would.
+func (w *world) grantAt(t time.Time, key string, until time.Time, groups ...string) {
+	w.afterAt(t, func() {
+		w.env.SignalWorkflow(access.SignalGrant, access.AccessChange{Entitlement: key, Groups: groups, Until: until,
+			Reason: "test grant " + key, Summary: key, AsOf: w.now()})
+	})
+}
+
+func (w *world) revokeAt(t time.Time, key string) {
+	w.afterAt(t, func() {
+		w.env.SignalWorkflow(access.SignalRevoke, access.AccessChange{Entitlement: key, Reason: "test revoke " + key,
+			AsOf: w.now()})
+	})
+}
+
+// memberAt records, at a virtual instant, whether the customer's Salto user is in group.
+func (w *world) memberAt(t time.Time, group string, out *bool) {
+	w.afterAt(t, func() {
+		u := w.userByEmail("ada@example.com")
+		*out = u != nil && w.isMember(group, u.PlatformID)
+	})
+}
+
+func runCustomer(t *testing.T, w *world, in access.CustomerInput) access.CustomerState {
+	t.Helper()
+	w.env.ExecuteWorkflow(access.WorkflowCustomer, in)
+	if !w.env.IsWorkflowCompleted() {
+		t.Fatal("customer workflow did not complete")
+	}
+	if err := w.env.GetWorkflowError(); err != nil {
+		var canceled *temporal.CanceledError
+		if !errors.As(err, &canceled) {
+			t.Fatalf("customer workflow: %v", err)
+		}
+	}
+	return queryCustomer(t, w.env)
+}
+
+type wantCall struct {
+	At    time.Time
+	Op    string
+	Group string
+}
+
+func checkCalls(t *testing.T, got []saltoCall, want ...wantCall) {
+	t.Helper()
+	ok := len(got) == len(want)
+	for i := 0; ok && i < len(got); i++ {
+		ok = got[i].At.Equal(want[i].At) && got[i].Op == want[i].Op && got[i].Group == want[i].Group
+	}
+	if !ok {
+		var b strings.Builder
+		for _, c := range got {
+			fmt.Fprintf(&b, "  %s %s %s %s\n", c.At.Format(time.TimeOnly), c.Op, c.Group, c.User)
+		}
+		b.WriteString("want:\n")
+		for _, c := range want {
+			fmt.Fprintf(&b, "  %s %s %s\n", c.At.Format(time.TimeOnly), c.Op, c.Group)
+		}
+		t.Fatalf("Salto calls:\n%s", b.String())
+	}
+}
+
+// knownUser is a customer whose Salto user exists and whose customer workflow already holds its ids.
+func knownUser(w *world) access.CustomerInput {
+	u := w.addUser("ada@example.com", "TAG-0042")
+	return access.CustomerInput{Customer: customer, State: &access.CustomerState{Customer: customer,
+		User: &access.SaltoUser{SiteID: siteID, SiteUserID: u.SiteUserID, PlatformUserID: u.PlatformID}}}
+}
+
+func TestCustomerCreatesUserWithTag(t *testing.T) {
+	w := newWorld(t)
+	w.grantAt(at(8, 45), "booking-1", at(10, 15), "room-a")
+	w.revokeAt(at(10, 15), "booking-1")
+	var during, after bool
+	w.memberAt(at(9, 30), "room-a", &during)
+	w.memberAt(at(10, 20), "room-a", &after)
+	st := runCustomer(t, w, access.NewCustomerInput(customer))
+
+	checkCalls(t, w.callsOf(), wantCall{at(8, 45), "find", ""}, wantCall{at(8, 45), "create", ""},
+		wantCall{at(8, 45), "add", "room-a"}, wantCall{at(10, 15), "remove", "room-a"})
+	if !during || after {
+		t.Errorf("member during %v, after %v", during, after)
+	}
+	u := w.userByEmail("ada@example.com")
+	if u == nil || u.Tag != "TAG-0042" {
+		t.Fatalf("Salto user %+v, want tag from the access card", u)
+	}
+	if st.User == nil || st.User.SiteUserID != u.SiteUserID || st.User.PlatformUserID != u.PlatformID {
+		t.Errorf("workflow keeps %+v, want both ids of %+v", st.User, u)
+	}
+	if st.State != access.StateNoAccess || len(st.Ledger) != 0 || len(st.Applied) != 0 {
+		t.Errorf("final state %+v", st)
+	}
+	// Idle for the default time after the last signal, then finished.
+	if w.now() != at(10, 15).Add(access.DefaultIdleFor) {
+		t.Errorf("finished at %s", w.now())
+	}
+}
+
+func TestCustomerFindsExistingUserByEmail(t *testing.T) {
+	w := newWorld(t)
+	existing := w.addUser("ada@example.com", "") // made by hand in Salto, no tag yet
+	w.grantAt(at(8, 45), "booking-1", at(10, 15), "room-a")
+	st := runCustomer(t, w, access.NewCustomerInput(customer))
+	checkCalls(t, w.callsOf(), wantCall{at(8, 45), "find", ""}, wantCall{at(8, 45), "tag", ""},
+		wantCall{at(8, 45), "add", "room-a"}, wantCall{at(10, 15), "remove", "room-a"})
+	if st.User == nil || st.User.SiteUserID != existing.SiteUserID {
+		t.Errorf("linked %+v, want the existing user %s", st.User, existing.SiteUserID)
+	}
+}
+
+// The budget: a customer whose Salto user exists and is known costs exactly two Salto calls per booking.
+func TestCustomerKnownUserBookingCostsTwoSaltoCalls(t *testing.T) {
+	w := newWorld(t)
+	in := knownUser(w)
+	w.grantAt(at(8, 45), "booking-1", at(10, 15), "room-a")
+	w.revokeAt(at(10, 15), "booking-1")
+	runCustomer(t, w, in)
+	checkCalls(t, w.callsOf(), wantCall{at(8, 45), "add", "room-a"}, wantCall{at(10, 15), "remove", "room-a"})
+	if w.coworkerRd != 0 {
+		t.Errorf("Nexudus coworker reads: %d, want 0", w.coworkerRd)
+	}
+}
+
+func TestOverlappingBookingsKeepAccessUntilTheLastEnds(t *testing.T) {
+	w := newWorld(t)
+	in := knownUser(w)
+	w.grantAt(at(8, 45), "booking-1", at(10, 15), "room-a")
+	w.grantAt(at(9, 45), "booking-2", at(11, 15), "room-a")
+	w.revokeAt(at(10, 15), "booking-1")
+	w.revokeAt(at(11, 15), "booking-2")
+	var between bool
+	w.memberAt(at(10, 30), "room-a", &between)
+	var mid access.CustomerState
+	w.afterAt(at(10, 0), func() { mid = queryCustomer(t, w.env) })
+	st := runCustomer(t, w, in)
+	checkCalls(t, w.callsOf(), wantCall{at(8, 45), "add", "room-a"}, wantCall{at(11, 15), "remove", "room-a"})
+	if !between {
+		t.Error("access lost when the first booking ended")
+	}
+	if len(mid.Ledger) != 2 || mid.State != access.StateActive {
+		t.Errorf("state at 10:00: %+v", mid)
+	}
+	// Each booking left the ledger at its end, by its revoke or by the expiry that races it at that instant.
+	left := 0
+	for _, c := range st.History {
+		if c.Action == access.ActionRevoked || c.Action == access.ActionExpired {
+			left++
+		}
+	}
+	if left != 2 {
+		t.Errorf("history %v", actions(st.History))
+	}
+}
+
+func TestPassAndBookingOnTheSameGroup(t *testing.T) {
+	w := newWorld(t)
+	in := knownUser(w)
+	w.grantAt(at(7, 0), "pass-9", time.Time{}, "coworking")
+	w.grantAt(at(8, 45), "booking-1", at(10, 15), "coworking", "room-a")
+	w.revokeAt(at(10, 15), "booking-1")
+	w.afterAt(at(20, 0), func() { w.env.CancelWorkflow() })
+	var pass bool
+	w.memberAt(at(12, 0), "coworking", &pass)
+	runCustomer(t, w, in)
+	checkCalls(t, w.callsOf(), wantCall{at(7, 0), "add", "coworking"}, wantCall{at(8, 45), "add", "room-a"},
+		wantCall{at(10, 15), "remove", "room-a"})
+	if !pass {
+		t.Error("the pass lost its group when the booking ended")
+	}
+}
+
+// A revoke that never comes: the ledger entry expires by itself at Until.
+func TestSafetyNetRemovesAccessAtUntil(t *testing.T) {
+	w := newWorld(t)
+	in := knownUser(w)
+	w.grantAt(at(8, 45), "booking-1", at(10, 15), "room-a")
+	var afterEnd access.CustomerState
+	w.afterAt(at(10, 16), func() { afterEnd = queryCustomer(t, w.env) })
+	runCustomer(t, w, in)
+	checkCalls(t, w.callsOf(), wantCall{at(8, 45), "add", "room-a"}, wantCall{at(10, 15), "remove", "room-a"})
+	if !slices.Contains(actions(afterEnd.History), access.ActionExpired) {
+		t.Errorf("history %v", actions(afterEnd.History))
+	}
+}
+
+func TestNoAccessPolicies(t *testing.T) {
+	for _, tc := range []struct {
+		policy   access.NoAccessPolicy
+		state    access.State
+		atEnd    []wantCall // after the remove at 10:15
+		onReturn []wantCall // access returns at 14:00
+	}{
+		{access.PolicyKeep, access.StateNoAccess, nil,
+			[]wantCall{{at(14, 0), "add", "room-a"}}},
+		{access.PolicySuspend, access.StateSuspended, []wantCall{{at(10, 15), "suspend", ""}},
+			[]wantCall{{at(14, 0), "subscribe", ""}, {at(14, 0), "add", "room-a"}}},
+		{access.PolicyDelete, access.StateDeleted, []wantCall{{at(10, 15), "delete", ""}},
+			[]wantCall{{at(14, 0), "find", ""}, {at(14, 0), "create", ""}, {at(14, 0), "add", "room-a"}}},
+	} {
+		t.Run(string(tc.policy), func(t *testing.T) {
+			w := newWorld(t)
+			loc := w.locations[locID]
+			loc.Policy = tc.policy
+			w.locations[locID] = loc
+			in := knownUser(w)
+			w.grantAt(at(8, 45), "booking-1", at(10, 15), "room-a")
+			w.revokeAt(at(10, 15), "booking-1")
+			var noon access.CustomerState
+			w.afterAt(at(12, 0), func() { noon = queryCustomer(t, w.env) })
+			w.grantAt(at(14, 0), "booking-2", at(15, 15), "room-a")
+			var back bool
+			w.memberAt(at(14, 30), "room-a", &back)
+			runCustomer(t, w, in)
+
+			want := []wantCall{{at(8, 45), "add", "room-a"}, {at(10, 15), "remove", "room-a"}}
+			want = append(want, tc.atEnd...)
+			want = append(want, tc.onReturn...)
+			want = append(want, wantCall{at(15, 15), "remove", "room-a"})
+			want = append(want, tc.atEnd...)
+			for i := len(want) - len(tc.atEnd); i < len(want); i++ {
+				want[i].At = at(15, 15)
+			}
+			checkCalls(t, w.callsOf(), want...)
+			if noon.State != tc.state {
+				t.Errorf("state without access: %s, want %s", noon.State, tc.state)
+			}
+			if !back {
+				t.Error("no access when it returned")
+			}
+			if u := w.userByEmail("ada@example.com"); tc.policy != access.PolicyDelete && (u == nil || u.Suspended != (tc.policy == access.PolicySuspend)) {
+				t.Errorf("Salto user at the end: %+v", u)
+			}
+		})
+	}
+}
+
+// A fresh customer run with an empty ledger never applies the policy by itself: only losing access does.
+func TestFreshRunDoesNotApplyPolicy(t *testing.T) {
+	w := newWorld(t)
+	loc := w.locations[locID]
+	loc.Policy = access.PolicyDelete
+	w.locations[locID] = loc
+	in := knownUser(w)
+	w.afterAt(at(9, 0), func() { w.env.SignalWorkflow(access.SignalChanged, nil) }) // coworker updated
+	runCustomer(t, w, in)
+	checkCalls(t, w.callsOf(), wantCall{at(9, 0), "get", ""})
+}
+
+func TestCoworkerChangeUpdatesTag(t *testing.T) {
+	w := newWorld(t)
+	in := knownUser(w)
+	w.grantAt(at(8, 45), "booking-1", at(10, 15), "room-a")
+	w.afterAt(at(9, 0), func() {
+		w.mu.Lock()
+		w.coworkers[coworkerID] = coworker{Email: "ada@example.com", Card: "TAG-9999"}
+		w.mu.Unlock()
+		w.env.SignalWorkflow(access.SignalChanged, nil)
+	})
+	runCustomer(t, w, in)
+	checkCalls(t, w.callsOf(), wantCall{at(8, 45), "add", "room-a"}, wantCall{at(9, 0), "get", ""},
+		wantCall{at(9, 0), "tag", ""}, wantCall{at(10, 15), "remove", "room-a"})
+	if u := w.userByEmail("ada@example.com"); u.Tag != "TAG-9999" {
+		t.Errorf("tag %q", u.Tag)
+	}
+}
+
+// A 4xx that retrying cannot fix is recorded for a person, does not stop the other groups, and is tried
+// again only after a change.
+func TestFinalErrorIsRecordedAndSkipped(t *testing.T) {
+	w := newWorld(t)
+	in := knownUser(w)
+	w.failAdd["ghost"] = access.NewFinalError(access.ErrSaltoNotFound, "access group ghost not found", nil)
+	w.grantAt(at(8, 45), "booking-1", at(10, 15), "ghost", "room-a")
+	w.grantAt(at(9, 0), "booking-1", at(10, 45), "ghost", "room-a") // extended: no retry of ghost
+	w.afterAt(at(9, 30), func() { w.env.SignalWorkflow(access.SignalChanged, nil) })
+	var blocked access.CustomerState
+	w.afterAt(at(9, 10), func() { blocked = queryCustomer(t, w.env) })
+	runCustomer(t, w, in)
+	checkCalls(t, w.callsOf(), wantCall{at(8, 45), "add-failed", "ghost"}, wantCall{at(8, 45), "add", "room-a"},
+		wantCall{at(9, 30), "get", ""}, wantCall{at(9, 30), "add-failed", "ghost"},
+		wantCall{at(10, 45), "remove", "room-a"})
+	if p := w.problemList(); len(p) != 2 || !strings.Contains(p[0].Description, "ghost") ||
+		p[0].CoworkerID != coworkerID || p[0].LocationID != locID {
+		t.Errorf("problems %+v", p)
+	}
+	if !strings.Contains(blocked.Blocked["ghost"], "SaltoNotFound") {
+		t.Errorf("blocked %v", blocked.Blocked)
+	}
+}
+
+func TestRetryAfterIsHonoured(t *testing.T) {
+	w := newWorld(t)
+	in := knownUser(w)
+	w.transient["add"] = 2
+	w.retryAfter["add"] = 45 * time.Second
+	w.grantAt(at(8, 45), "booking-1", at(10, 15), "room-a")
+	runCustomer(t, w, in)
+	checkCalls(t, w.callsOf(), wantCall{at(8, 45), "add-failed", "room-a"},
+		wantCall{at(8, 45).Add(45 * time.Second), "add-failed", "room-a"},
+		wantCall{at(8, 45).Add(90 * time.Second), "add", "room-a"}, wantCall{at(10, 15), "remove", "room-a"})
+	if len(w.problemList()) != 0 {
+		t.Errorf("a throttled call is not a problem: %+v", w.problemList())
+	}
+}
+
+// Salto is down when the revoke is due: the revoke is retried with capped backoff until done. (The test
+// environment caps "unlimited" attempts at 10 per activity; the workflow then keeps the remove due, pauses and
+// schedules it again, which a real server with unlimited attempts never needs.)
+func TestRevokeIsNeverDropped(t *testing.T) {
+	w := newWorld(t)
+	in := knownUser(w)
+	w.transient["remove"] = 40
+	w.grantAt(at(8, 45), "booking-1", at(10, 15), "room-a")
+	w.revokeAt(at(10, 15), "booking-1")
+	runCustomer(t, w, in)
+	removes := w.callsOf("remove")
+	if len(removes) != 1 {
+		t.Fatalf("removes %+v", removes)
+	}
+	failed := w.callsOf("remove-failed")
+	if len(failed) != 40 || len(w.problemList()) != 0 {
+		t.Fatalf("%d failed attempts, problems %+v", len(failed), w.problemList())
+	}
+	for i := 1; i < len(failed); i++ {
+		if gap := failed[i].At.Sub(failed[i-1].At); gap > saltoMaxInterval {
+			t.Fatalf("backoff %s exceeds the cap", gap)
+		}
+	}
+	if d := removes[0].At.Sub(at(10, 15)); d < 20*time.Minute || d > 2*time.Hour {
+		t.Errorf("removed %s after the end", d)
+	}
+	if u := w.userByEmail("ada@example.com"); w.isMember("room-a", u.PlatformID) {
+		t.Error("door left open")
+	}
+}
+
+// An add stuck in retries while the booking is cancelled is abandoned, and the group is removed in case an
+// attempt got through.
+func TestStuckAddIsCancelledByRevoke(t *testing.T) {
+	w := newWorld(t)
+	in := knownUser(w)
+	w.transient["add"] = 1000
+	w.retryAfter["add"] = 10 * time.Minute // attempts at 08:45 and 08:55, the next one would be 09:05
+	w.grantAt(at(8, 45), "booking-1", at(10, 15), "room-a")
+	w.revokeAt(at(9, 0), "booking-1")
+	st := runCustomer(t, w, in)
+	if adds := w.callsOf("add"); len(adds) != 0 {
+		t.Fatalf("add went through: %+v", adds)
+	}
+	removes := w.callsOf("remove")
+	if len(removes) != 1 || !removes[0].At.Equal(at(9, 0)) {
+		t.Fatalf("removes %+v", removes)
+	}
+	if failed := w.callsOf("add-failed"); len(failed) != 2 {
+		t.Errorf("add attempts: %+v", failed)
+	}
+	if len(st.Applied) != 0 {
+		t.Errorf("applied %v", st.Applied)
+	}
+}
+
+// A revoke and an older grant of the same entitlement delivered together in the wrong order, and a duplicate:
+// the newest change wins and nothing reaches Salto.
+func TestOutOfOrderAndDuplicateSignals(t *testing.T) {
+	w := newWorld(t)
+	in := knownUser(w)
+	grant := access.AccessChange{Entitlement: "booking-1", Groups: []string{"room-a"}, Until: at(10, 15),
+		Reason: "grant", AsOf: at(8, 45)}
+	revoke := access.AccessChange{Entitlement: "booking-1", Reason: "cancelled", AsOf: at(8, 50)}
+	w.afterAt(at(8, 55), func() {
+		w.env.SignalWorkflowSkippingWorkflowTask(access.SignalRevoke, revoke)
+		w.env.SignalWorkflowSkippingWorkflowTask(access.SignalGrant, grant)
+		w.env.SignalWorkflow(access.SignalGrant, grant)
+	})
+	// Later the grant is delivered once more, alone: the tombstone keeps it out.
+	w.afterAt(at(9, 0), func() { w.env.SignalWorkflow(access.SignalGrant, grant) })
+	st := runCustomer(t, w, in)
+	checkCalls(t, w.callsOf())
+	if !slices.Contains(actions(st.History), access.ActionIgnored) {
+		t.Errorf("history %v", actions(st.History))
+	}
+}
+
+func TestDuplicateGrantCostsNothing(t *testing.T) {
+	w := newWorld(t)
+	in := knownUser(w)
+	w.grantAt(at(8, 45), "booking-1", at(10, 15), "room-a")
+	w.grantAt(at(8, 46), "booking-1", at(10, 15), "room-a")
+	w.revokeAt(at(10, 15), "booking-1")
+	w.revokeAt(at(10, 16), "booking-1")
+	runCustomer(t, w, in)
+	checkCalls(t, w.callsOf(), wantCall{at(8, 45), "add", "room-a"}, wantCall{at(10, 15), "remove", "room-a"})
+}
+
+// Continue-As-New with a pending expiry timer and a grant buffered in the same task: the new run applies the
+// buffered grant and still ends both accesses on time.
+func TestCustomerContinueAsNewCarriesLedgerAndSignals(t *testing.T) {
+	w := newWorld(t)
+	in := knownUser(w)
+	w.grantAt(at(8, 45), "booking-1", at(10, 15), "room-a")
+	w.afterAt(at(9, 0), func() {
+		w.env.SetContinueAsNewSuggested(true)
+		w.env.SignalWorkflow(access.SignalGrant, access.AccessChange{Entitlement: "booking-2",
+			Groups: []string{"room-b"}, Until: at(11, 15), Reason: "grant", AsOf: w.now()})
+	})
+	w.env.ExecuteWorkflow(access.WorkflowCustomer, in)
+	var can *workflow.ContinueAsNewError
+	if err := w.env.GetWorkflowError(); !errors.As(err, &can) {
+		t.Fatalf("want Continue-As-New, got %v", err)
+	}
+	var next access.CustomerInput
+	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
+		t.Fatal(err)
+	}
+	if st := next.State; st == nil || len(st.Ledger) != 2 || !slices.Equal(st.Applied, []string{"room-a"}) ||
+		st.User == nil {
+		t.Fatalf("carried state %+v", next.State)
+	}
+
+	w.newEnv(at(9, 0))
+	runCustomer(t, w, next)
+	checkCalls(t, w.callsOf(), wantCall{at(8, 45), "add", "room-a"}, wantCall{at(9, 0), "add", "room-b"},
+		wantCall{at(10, 15), "remove", "room-a"}, wantCall{at(11, 15), "remove", "room-b"})
+}
+
+func TestCustomerContinueAsNewOnHistoryLength(t *testing.T) {
+	w := newWorld(t)
+	in := knownUser(w)
+	in.Tuning.ContinueAsNewAfter = 100
+	w.grantAt(at(8, 45), "booking-1", at(10, 15), "room-a")
+	w.afterAt(at(9, 0), func() {
+		w.env.SetCurrentHistoryLength(120)
+		w.env.SignalWorkflow(access.SignalRevoke, access.AccessChange{Entitlement: "booking-1", AsOf: w.now()})
+	})
+	w.env.ExecuteWorkflow(access.WorkflowCustomer, in)
+	var can *workflow.ContinueAsNewError
+	if err := w.env.GetWorkflowError(); !errors.As(err, &can) {
+		t.Fatalf("want Continue-As-New, got %v", err)
+	}
+	var next access.CustomerInput
+	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
+		t.Fatal(err)
+	}
+	if next.Tuning.ContinueAsNewAfter != 100 || len(next.State.Ledger) != 0 ||
+		!slices.Equal(next.State.Applied, []string{"room-a"}) {
+		t.Fatalf("carried %+v", next)
+	}
+	w.newEnv(at(9, 0))
+	runCustomer(t, w, next)
+	checkCalls(t, w.callsOf(), wantCall{at(8, 45), "add", "room-a"}, wantCall{at(9, 0), "remove", "room-a"})
+}
+
+func TestMissingEmailIsAProblem(t *testing.T) {
+	w := newWorld(t)
+	w.coworkers[coworkerID] = coworker{}
+	w.grantAt(at(8, 45), "booking-1", at(10, 15), "room-a")
+	st := runCustomer(t, w, access.NewCustomerInput(customer))
+	if p := w.problemList(); len(p) != 1 || !strings.Contains(p[0].Description, access.ErrMissingEmail) {
+		t.Fatalf("problems %+v", p)
+	}
+	if len(w.callsOf("add", "create")) != 0 || st.User != nil {
+		t.Errorf("calls %+v", w.callsOf())
+	}
+}

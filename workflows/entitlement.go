@@ -1,0 +1,565 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/nexsalto/nexsalto/access"
+)
+
+// EntitlementAccess follows one Nexudus booking, pass, contract or visitor and gives access while it is due.
+//
+// It reads the entity from Nexudus (LoadEntitlement, one read), sleeps to the next absolute instant (grant or
+// revoke), and re-reads the entity after each "changed" signal, coalescing the signals buffered meanwhile into
+// one read. The Nexudus record is the truth, so duplicated and reordered webhooks are harmless. Customers'
+// access goes through their customer workflow (signals grant and revoke); a visitor's Salto guest belongs to
+// the visitor and is managed here directly. An entity that already ended or was cancelled when first read
+// finishes without doing anything, so a late webhook that starts a new run never resurrects it.
+func EntitlementAccess(ctx workflow.Context, in access.EntitlementInput) error {
+	w, err := newEntitlementRun(ctx, in)
+	if err != nil {
+		return err
+	}
+	return w.run(ctx)
+}
+
+type entitlementRun struct {
+	in      access.EntitlementInput
+	st      access.EntitlementState
+	changed workflow.ReceiveChannel
+	sink    grantSink
+	// retryLoadAt is when a failed read is tried again (zero: no retry pending); loadFailing avoids one
+	// history entry per failed attempt.
+	retryLoadAt time.Time
+	loadFailing bool
+	problems    problemRecorder
+	sa          saValues
+	published   bool
+}
+
+//workflowcheck:ignore
+func newEntitlementRun(ctx workflow.Context, in access.EntitlementInput) (*entitlementRun, error) {
+	if !in.Ref.Kind.Valid() || in.Ref.ID <= 0 {
+		return nil, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("invalid entitlement %q", in.Ref.WorkflowID()), access.ErrConfig, nil)
+	}
+	w := &entitlementRun{in: in, changed: workflow.GetSignalChannel(ctx, access.SignalChanged)}
+	if in.State != nil {
+		w.st = *in.State
+	} else {
+		w.st = access.EntitlementState{Ref: in.Ref, State: access.StateScheduled}
+	}
+	if w.st.Entitlement == nil {
+		w.st.Reload = true
+	}
+	if in.Ref.Kind == access.KindVisitor {
+		w.sink = &visitorSink{ref: in.Ref}
+	} else {
+		w.sink = customerSink{ref: in.Ref}
+	}
+	err := workflow.SetQueryHandler(ctx, access.QueryState, func() (access.EntitlementState, error) {
+		return w.st, nil
+	})
+	return w, err
+}
+
+func (w *entitlementRun) run(ctx workflow.Context) error {
+	for {
+		if ctx.Err() != nil {
+			return w.cancelled(ctx)
+		}
+		if w.st.Reload {
+			// One read answers every signal taken so far.
+			w.drainChanged()
+			if err := w.load(ctx); err != nil {
+				return err
+			}
+		}
+		if w.st.Entitlement != nil {
+			w.act(ctx)
+		}
+		done := w.finished(workflow.Now(ctx))
+		if done && w.drainChanged() {
+			// The entity changed while we were about to finish: read it again rather than lose the signal.
+			w.st.Reload = true
+			continue
+		}
+		if done {
+			w.finish(ctx)
+			w.publish(ctx, true)
+			w.problems.wait(ctx)
+			return nil
+		}
+		w.publish(ctx, false)
+		w.wait(ctx)
+		if ctx.Err() == nil && continueAsNewDue(ctx, w.in.Tuning) {
+			return w.continueAsNew(ctx)
+		}
+	}
+}
+
+// cancelled ends a run an operator cancelled: access given by this entitlement is taken back first, so a
+// cancelled workflow never leaves a door open.
+func (w *entitlementRun) cancelled(ctx workflow.Context) error {
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	if w.st.Granted != nil {
+		w.revoke(dctx, "workflow cancelled by an operator")
+	}
+	w.publish(dctx, true)
+	w.problems.wait(dctx)
+	return ctx.Err()
+}
+
+// drainChanged takes every buffered "changed" signal and reports whether there was one.
+func (w *entitlementRun) drainChanged() bool {
+	got := false
+	for w.changed.ReceiveAsync(nil) {
+		got = true
+	}
+	return got
+}
+
+// load reads the entity from Nexudus. It returns an error only when the very first read fails for good: with
+// nothing known there is nothing to do, and a failed workflow is visible to operators.
+func (w *entitlementRun) load(ctx workflow.Context) error {
+	w.st.Reload = false
+	var e access.Entitlement
+	lctx := localContext(ctx, loadTimeout, "read "+w.in.Ref.WorkflowID()+" from Nexudus")
+	err := workflow.ExecuteLocalActivity(lctx, access.ActivityLoadEntitlement, w.in.Ref).Get(ctx, &e)
+	now := workflow.Now(ctx)
+	if err != nil {
+		final := access.IsFinal(err)
+		if final && w.st.Entitlement == nil {
+			return err
+		}
+		workflow.GetLogger(ctx).Warn("reading the entitlement failed", "Ref", w.in.Ref.WorkflowID(), "Error", err)
+		if !w.loadFailing {
+			w.st.History = appendChange(w.st.History, access.Change{At: now, Action: access.ActionLoadFailure,
+				Reason: "keeping what was known: " + err.Error()})
+		}
+		w.loadFailing = true
+		w.retryLoadAt = time.Time{}
+		if !final {
+			w.retryLoadAt = now.Add(loadRetryAfter)
+		}
+		return nil
+	}
+	w.loadFailing, w.retryLoadAt = false, time.Time{}
+	e.Ref = w.in.Ref
+	e.Groups = normalizeGroups(e.Groups)
+	if old := w.st.Entitlement; old == nil {
+		w.st.History = appendChange(w.st.History, access.Change{At: now, Action: access.ActionScheduled,
+			Groups: e.Groups, Until: e.RevokeAt, Reason: planText(e)})
+	} else if diff := describeChange(*old, e); diff != "" {
+		w.st.History = appendChange(w.st.History, access.Change{At: now, Action: access.ActionChanged,
+			Groups: e.Groups, Until: e.RevokeAt, Reason: diff})
+	}
+	w.st.Entitlement = &e
+	return nil
+}
+
+// wanted says whether e should give access at now, and why (or why not).
+func wanted(e access.Entitlement, now time.Time) (bool, string) {
+	switch {
+	case e.Status == access.StatusCancelled:
+		return false, "cancelled in Nexudus"
+	case e.Status == access.StatusDeleted:
+		return false, "deleted in Nexudus"
+	case e.Status == access.StatusExpired:
+		return false, expiredText(e.Kind)
+	case e.Status == access.StatusTentative:
+		return false, "tentative: waiting for confirmation"
+	case e.Status != access.StatusActive:
+		return false, "unknown status " + strconv.Quote(string(e.Status))
+	case len(e.Groups) == 0:
+		return false, "no access group is mapped to it"
+	case e.Kind == access.KindVisitor && e.Visitor == nil:
+		return false, "visitor details missing"
+	case !e.RevokeAt.IsZero() && !now.Before(e.RevokeAt):
+		return false, "ended " + fmtTime(e.RevokeAt)
+	case now.Before(e.GrantAt):
+		return false, "starts " + fmtTime(e.GrantAt)
+	}
+	return true, "due until " + fmtTime(e.RevokeAt) + ": " + e.Summary
+}
+
+func expiredText(k access.Kind) string {
+	switch k {
+	case access.KindPass:
+		return "pass used up or expired"
+	case access.KindContract:
+		return "contract no longer active"
+	case access.KindVisitor:
+		return "visitor left"
+	}
+	return "ended in Nexudus"
+}
+
+// act brings the access given in line with the entity: grant, move, update or revoke.
+func (w *entitlementRun) act(ctx workflow.Context) {
+	e := *w.st.Entitlement
+	want, why := wanted(e, workflow.Now(ctx))
+	if g := w.st.Granted; g != nil {
+		if !want {
+			w.revoke(ctx, why)
+		} else if moved := w.sink.regrant(*g, e); moved != "" {
+			w.revoke(ctx, moved)
+		}
+	}
+	if !want {
+		return
+	}
+	g := w.st.Granted
+	switch {
+	case g == nil:
+		w.grant(ctx, e, nil, why)
+	case !slices.Equal(g.Groups, e.Groups) || !g.Until.Equal(e.RevokeAt):
+		w.grant(ctx, e, g, updateText(*g, e))
+	}
+}
+
+func updateText(g access.Granted, e access.Entitlement) string {
+	var parts []string
+	if !slices.Equal(g.Groups, e.Groups) {
+		parts = append(parts, "groups "+fmtGroups(g.Groups)+" → "+fmtGroups(e.Groups))
+	}
+	if !g.Until.Equal(e.RevokeAt) {
+		parts = append(parts, "until "+fmtTime(g.Until)+" → "+fmtTime(e.RevokeAt))
+	}
+	return strings.Join(parts, "; ") + ": " + e.Summary
+}
+
+func (w *entitlementRun) grant(ctx workflow.Context, e access.Entitlement, prev *access.Granted, reason string) {
+	g, err := w.sink.grant(ctx, e, prev, reason)
+	now := workflow.Now(ctx)
+	if err != nil {
+		w.problem(ctx, e.Customer(), "could not give access for "+e.WorkflowID()+" ("+e.Summary+"): "+errText(err))
+		return
+	}
+	action := access.ActionGranted
+	if prev != nil {
+		action = access.ActionUpdated
+	}
+	w.st.Granted, w.st.EverGranted = g, true
+	w.st.History = appendChange(w.st.History, access.Change{At: now, Action: action, Groups: g.Groups,
+		Until: g.Until, Reason: reason})
+	workflow.GetLogger(ctx).Info("access "+string(action), "Ref", e.WorkflowID(), "Groups", g.Groups,
+		"Until", g.Until)
+}
+
+// revoke takes access back. It never leaves Granted set: a revoke that failed for good is recorded as a
+// problem for a person, and the customer workflow's own expiry is the safety net.
+func (w *entitlementRun) revoke(ctx workflow.Context, reason string) {
+	g := *w.st.Granted
+	err := w.sink.revoke(ctx, g, reason)
+	now := workflow.Now(ctx)
+	if err != nil {
+		w.problem(ctx, g.Customer, "could not take back access of "+w.in.Ref.WorkflowID()+": "+errText(err))
+	}
+	w.st.Granted = nil
+	w.st.History = appendChange(w.st.History, access.Change{At: now, Action: access.ActionRevoked,
+		Groups: g.Groups, Reason: reason})
+	workflow.GetLogger(ctx).Info("access revoked", "Ref", w.in.Ref.WorkflowID(), "Groups", g.Groups,
+		"Reason", reason)
+}
+
+func (w *entitlementRun) problem(ctx workflow.Context, c access.CustomerKey, desc string) {
+	w.st.History = appendChange(w.st.History, access.Change{At: workflow.Now(ctx), Action: access.ActionProblem,
+		Reason: desc})
+	w.problems.record(ctx, access.Problem{LocationID: c.LocationID, CoworkerID: c.CoworkerID, Description: desc})
+}
+
+// finished reports whether nothing is left to do: no access given and none can come without a change in
+// Nexudus (which would start a new run).
+func (w *entitlementRun) finished(now time.Time) bool {
+	e := w.st.Entitlement
+	if e == nil || w.st.Granted != nil {
+		return false
+	}
+	return e.Status.Terminal() || (!e.RevokeAt.IsZero() && !now.Before(e.RevokeAt))
+}
+
+func (w *entitlementRun) finish(ctx workflow.Context) {
+	if w.st.EverGranted {
+		return
+	}
+	_, why := wanted(*w.st.Entitlement, workflow.Now(ctx))
+	w.st.History = appendChange(w.st.History, access.Change{At: workflow.Now(ctx), Action: access.ActionSkipped,
+		Reason: "no access given: " + why})
+}
+
+// nextWake is the next instant the plan changes by itself (zero: only a signal can change it).
+func (w *entitlementRun) nextWake(now time.Time) (time.Time, string) {
+	var t time.Time
+	var what string
+	if e := w.st.Entitlement; e != nil {
+		switch {
+		case w.st.Granted != nil:
+			t, what = e.RevokeAt, "revoke"
+		case e.Status == access.StatusActive && len(e.Groups) > 0 && now.Before(e.GrantAt):
+			t, what = e.GrantAt, "grant"
+		case !e.RevokeAt.IsZero() && now.Before(e.RevokeAt):
+			t, what = e.RevokeAt, "end"
+		}
+	}
+	if !w.retryLoadAt.IsZero() && (t.IsZero() || w.retryLoadAt.Before(t)) {
+		t, what = w.retryLoadAt, "read again from Nexudus"
+	}
+	return t, what
+}
+
+// wait sleeps until the next instant or a "changed" signal, whichever comes first.
+func (w *entitlementRun) wait(ctx workflow.Context) {
+	next, what := w.nextWake(workflow.Now(ctx))
+	tctx, cancelTimer := workflow.WithCancel(ctx)
+	defer cancelTimer()
+	sel := workflow.NewSelector(ctx)
+	if !next.IsZero() {
+		summary := what + " " + w.in.Ref.WorkflowID() + " at " + fmtTime(next)
+		timer := workflow.NewTimerWithOptions(tctx, untilDelay(ctx, next), workflow.TimerOptions{Summary: summary})
+		sel.AddFuture(timer, func(workflow.Future) {})
+	}
+	sel.AddReceive(w.changed, func(c workflow.ReceiveChannel, _ bool) {
+		c.Receive(ctx, nil)
+		w.st.Reload = true
+	})
+	sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
+	sel.Select(ctx)
+	if !w.retryLoadAt.IsZero() && !workflow.Now(ctx).Before(w.retryLoadAt) {
+		w.st.Reload = true
+	}
+}
+
+func (w *entitlementRun) continueAsNew(ctx workflow.Context) error {
+	// A pending retry of a failed read becomes a read at the start of the new run.
+	if w.drainChanged() || !w.retryLoadAt.IsZero() {
+		w.st.Reload = true
+	}
+	waitHandlers(ctx)
+	w.problems.wait(ctx)
+	if w.drainChanged() {
+		w.st.Reload = true
+	}
+	w.st.History = appendChange(w.st.History, access.Change{At: workflow.Now(ctx), Action: access.ActionContinued,
+		Reason: "history length " + strconv.Itoa(workflow.GetInfo(ctx).GetCurrentHistoryLength())})
+	st := w.st
+	return workflow.NewContinueAsNewError(ctx, workflow.GetInfo(ctx).WorkflowType.Name,
+		access.EntitlementInput{Ref: w.in.Ref, State: &st, Tuning: w.in.Tuning})
+}
+
+// state is the entitlement's state for the search attribute and the query.
+func (w *entitlementRun) state(done bool) access.State {
+	e := w.st.Entitlement
+	switch {
+	case w.st.Granted != nil:
+		return access.StateGranted
+	case e == nil:
+		return access.StateScheduled
+	case e.Status == access.StatusCancelled || e.Status == access.StatusDeleted:
+		return access.StateCancelled
+	case done && w.st.EverGranted:
+		return access.StateRevoked
+	case done:
+		return access.StateSkipped
+	case e.Status == access.StatusTentative:
+		return access.StateTentative
+	}
+	return access.StateScheduled
+}
+
+func (w *entitlementRun) publish(ctx workflow.Context, done bool) {
+	w.st.State = w.state(done)
+	v := saValues{kind: string(w.in.Ref.Kind), state: string(w.st.State)}
+	if e := w.st.Entitlement; e != nil {
+		v.customer = strconv.FormatInt(e.CoworkerID, 10)
+		v.location = strconv.FormatInt(e.LocationID, 10)
+		v.grantAt, v.revokeAt = e.GrantAt, e.RevokeAt
+	}
+	if g := w.st.Granted; g != nil && g.Visitor != nil {
+		v.saltoUser = g.Visitor.SiteUserID
+	}
+	v.upsert(ctx, &w.sa, !w.published)
+	w.published = true
+	workflow.SetCurrentDetails(ctx, w.details())
+}
+
+// details is the markdown shown in the Web UI. fmt only formats strings and numbers here.
+//
+//workflowcheck:ignore
+func (w *entitlementRun) details() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "**%s** · %s\n\n", w.in.Ref.WorkflowID(), w.st.State)
+	if e := w.st.Entitlement; e != nil {
+		fmt.Fprintf(&b, "%s\n\n", e.Summary)
+		fmt.Fprintf(&b, "- customer: `%s`\n- grant: %s\n- revoke: %s\n- groups: %s\n- Nexudus status: %s\n",
+			e.Customer().WorkflowID(), fmtTime(e.GrantAt), fmtTime(e.RevokeAt), fmtGroups(e.Groups), e.Status)
+	}
+	if n := len(w.st.History); n > 0 {
+		c := w.st.History[n-1]
+		fmt.Fprintf(&b, "\nLast change: %s at %s: %s\n", c.Action, fmtTime(c.At), c.Reason)
+	}
+	return b.String()
+}
+
+//workflowcheck:ignore
+func planText(e access.Entitlement) string {
+	return fmt.Sprintf("%s; grant %s, revoke %s, groups %s, status %s", e.Summary, fmtTime(e.GrantAt),
+		fmtTime(e.RevokeAt), fmtGroups(e.Groups), e.Status)
+}
+
+// describeChange lists what changed between two reads; empty when nothing that matters did.
+//
+//workflowcheck:ignore
+func describeChange(a, b access.Entitlement) string {
+	var parts []string
+	if a.Status != b.Status {
+		parts = append(parts, fmt.Sprintf("status %s → %s", a.Status, b.Status))
+	}
+	if !a.GrantAt.Equal(b.GrantAt) {
+		parts = append(parts, "grant "+fmtTime(a.GrantAt)+" → "+fmtTime(b.GrantAt))
+	}
+	if !a.RevokeAt.Equal(b.RevokeAt) {
+		parts = append(parts, "revoke "+fmtTime(a.RevokeAt)+" → "+fmtTime(b.RevokeAt))
+	}
+	if !slices.Equal(a.Groups, b.Groups) {
+		parts = append(parts, "groups "+fmtGroups(a.Groups)+" → "+fmtGroups(b.Groups))
+	}
+	if a.Customer() != b.Customer() {
+		parts = append(parts, "customer "+a.Customer().WorkflowID()+" → "+b.Customer().WorkflowID())
+	}
+	if (a.Visitor == nil) != (b.Visitor == nil) || (a.Visitor != nil && *a.Visitor != *b.Visitor) {
+		parts = append(parts, "visitor details changed")
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return strings.Join(parts, "; ") + " (" + b.Summary + ")"
+}
+
+func errText(err error) string {
+	if msg := access.FinalMessage(err); msg != "" {
+		return msg
+	}
+	var canceled *temporal.CanceledError
+	if errors.As(err, &canceled) {
+		return "cancelled"
+	}
+	return err.Error()
+}
+
+// grantSink is where an entitlement's access goes: the customer workflow, or a visitor's own Salto guest.
+type grantSink interface {
+	grant(ctx workflow.Context, e access.Entitlement, prev *access.Granted, reason string) (*access.Granted, error)
+	revoke(ctx workflow.Context, g access.Granted, reason string) error
+	// regrant says why access given as g must be taken back and given anew for e; "" when an update
+	// (new groups, new end) is enough.
+	regrant(g access.Granted, e access.Entitlement) string
+}
+
+// customerSink hands access to the customer workflow, which applies only the difference in Salto.
+type customerSink struct{ ref access.Ref }
+
+func (s customerSink) grant(ctx workflow.Context, e access.Entitlement, _ *access.Granted, reason string) (*access.Granted, error) {
+	c := access.AccessChange{Entitlement: s.ref.WorkflowID(), Groups: e.Groups, Until: e.RevokeAt, Reason: reason,
+		Summary: e.Summary, AsOf: workflow.Now(ctx)}
+	if err := signalCustomer(ctx, e.Customer(), access.SignalGrant, c); err != nil {
+		return nil, err
+	}
+	return &access.Granted{Customer: e.Customer(), Groups: e.Groups, Until: e.RevokeAt}, nil
+}
+
+func (s customerSink) revoke(ctx workflow.Context, g access.Granted, reason string) error {
+	c := access.AccessChange{Entitlement: s.ref.WorkflowID(), Reason: reason, AsOf: workflow.Now(ctx)}
+	return signalCustomer(ctx, g.Customer, access.SignalRevoke, c)
+}
+
+func (customerSink) regrant(g access.Granted, e access.Entitlement) string {
+	if g.Customer != e.Customer() {
+		return "moved to " + e.Customer().WorkflowID()
+	}
+	return ""
+}
+
+func signalCustomer(ctx workflow.Context, c access.CustomerKey, signal string, change access.AccessChange) error {
+	summary := signal + " " + fmtGroups(change.Groups) + " → " + c.WorkflowID()
+	if signal == access.SignalRevoke {
+		summary = "revoke → " + c.WorkflowID()
+	}
+	return workflow.ExecuteLocalActivity(localContext(ctx, signalTimeout, summary), access.ActivitySignalCustomer,
+		access.CustomerSignal{Customer: c, Signal: signal, Change: change}).Get(ctx, nil)
+}
+
+// visitorSink gives a visitor a Salto guest of its own. The visitor is not a customer, so this is the only
+// writer of that guest and no customer workflow is involved.
+type visitorSink struct {
+	ref access.Ref
+	loc *access.Location
+}
+
+func (s *visitorSink) location(ctx workflow.Context, id int64) (access.Location, error) {
+	if s.loc != nil && s.loc.ID == id {
+		return *s.loc, nil
+	}
+	loc, err := loadLocation(ctx, id)
+	if err != nil {
+		return loc, err
+	}
+	s.loc = &loc
+	return loc, nil
+}
+
+func (s *visitorSink) grant(ctx workflow.Context, e access.Entitlement, prev *access.Granted, _ string) (*access.Granted, error) {
+	loc, err := s.location(ctx, e.LocationID)
+	if err != nil {
+		return nil, err
+	}
+	in := access.VisitorGrant{Visitor: s.ref, LocationID: e.LocationID, SiteID: loc.SiteID,
+		GroupID: e.Visitor.GroupID, Alias: "Visitor " + e.Visitor.Name, Email: e.Visitor.Email,
+		ValidUntil: e.RevokeAt, PIN: e.Visitor.PIN}
+	summary := "give visitor access until " + fmtTime(e.RevokeAt)
+	if prev != nil && prev.Visitor != nil {
+		in.Existing = prev.Visitor
+		summary = "change visitor access until " + fmtTime(e.RevokeAt)
+	}
+	var va access.VisitorAccess
+	if err := workflow.ExecuteActivity(saltoContext(ctx, loc, summary), access.ActivityGrantVisitor, in).
+		Get(ctx, &va); err != nil {
+		return nil, err
+	}
+	return &access.Granted{Customer: e.Customer(), Groups: e.Groups, Until: e.RevokeAt, Visitor: &va}, nil
+}
+
+func (s *visitorSink) revoke(ctx workflow.Context, g access.Granted, reason string) error {
+	if g.Visitor == nil {
+		return nil
+	}
+	loc, err := s.location(ctx, g.Customer.LocationID)
+	if err != nil {
+		return err
+	}
+	group := ""
+	if len(g.Groups) > 0 {
+		group = g.Groups[0]
+	}
+	in := access.VisitorRevoke{Visitor: s.ref, LocationID: g.Customer.LocationID, GroupID: group,
+		Access: *g.Visitor, Reason: reason}
+	return workflow.ExecuteActivity(saltoContext(ctx, loc, "remove visitor access: "+reason),
+		access.ActivityRevokeVisitor, in).Get(ctx, nil)
+}
+
+func (*visitorSink) regrant(g access.Granted, e access.Entitlement) string {
+	switch {
+	case g.Customer.LocationID != e.LocationID:
+		return "visit moved to location " + strconv.FormatInt(e.LocationID, 10)
+	case !slices.Equal(g.Groups, e.Groups):
+		return "visitor group changed"
+	}
+	return ""
+}
