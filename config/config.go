@@ -28,6 +28,8 @@ const (
 	EnvNexudusWebhookSecret = "NEXUDUS_WEBHOOK_SECRET"
 	EnvNexudusWebhookToken  = "NEXUDUS_WEBHOOK_TOKEN"
 	EnvTemporalAPIKey       = "TEMPORAL_API_KEY"
+	EnvTemporalAddress      = "TEMPORAL_ADDRESS"
+	EnvTemporalNamespace    = "TEMPORAL_NAMESPACE"
 )
 
 // NoAccessPolicy says what happens to a customer's Salto user once nothing entitles them to access.
@@ -162,6 +164,9 @@ func (c *Config) applyEnv(getenv func(string) string) {
 	set(&c.Nexudus.WebhookSecret, EnvNexudusWebhookSecret)
 	set(&c.Nexudus.WebhookToken, EnvNexudusWebhookToken)
 	set(&c.Temporal.APIKey, EnvTemporalAPIKey)
+	// Not secrets, but deployments (containers) set them per environment.
+	set(&c.Temporal.Address, EnvTemporalAddress)
+	set(&c.Temporal.Namespace, EnvTemporalNamespace)
 }
 
 // Defaults follow `temporal server start-dev` and Nexudus' own integration (15 minutes lead and lag).

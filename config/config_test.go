@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -127,5 +128,16 @@ func TestAllProblemsReportedAtOnce(t *testing.T) {
 	}
 	if len(es) < 5 {
 		t.Errorf("only %d problems reported: %v", len(es), err)
+	}
+}
+
+// The example shipped for operators must stay valid as the configuration grows.
+func TestExampleConfigIsValid(t *testing.T) {
+	raw, err := os.ReadFile("../deploy/config.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Parse(raw, env(secrets)); err != nil {
+		t.Fatal(err)
 	}
 }

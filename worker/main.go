@@ -1,0 +1,117 @@
+// Command worker runs the access workflows and activities against a Temporal service, and receives Nexudus
+// webhooks. Configuration: a YAML file (--config) plus environment variables for secrets (see README).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+
+	"github.com/nexsalto/nexsalto/access"
+	"github.com/nexsalto/nexsalto/config"
+	"github.com/nexsalto/nexsalto/service"
+)
+
+func main() {
+	cfgPath := flag.String("config", envOr("NEXSALTO_CONFIG", "config.yaml"), "configuration file")
+	registerSA := flag.Bool("register-search-attributes", false,
+		"add the search attributes the workflows use to the namespace if missing (needs operator rights; not on Temporal Cloud)")
+	logLevel := flag.String("log-level", "info", "debug, info, warn or error")
+	logJSON := flag.Bool("log-json", false, "log as JSON lines")
+	flag.Parse()
+
+	logger := newLogger(*logLevel, *logJSON)
+	if err := run(*cfgPath, *registerSA, logger); err != nil {
+		logger.Error("worker stopped", "Error", err)
+		var cfgErr config.Errors
+		if errors.As(err, &cfgErr) {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+func run(cfgPath string, registerSA bool, logger *slog.Logger) error {
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	tc, err := service.DialTemporal(ctx, cfg.Temporal, logger)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	if registerSA {
+		if err := registerSearchAttributes(ctx, tc.OperatorService(), cfg.Temporal.Namespace); err != nil {
+			return err
+		}
+	}
+	w, err := service.NewWorker(cfg, tc, logger)
+	if err != nil {
+		return err
+	}
+	if err := w.Start(); err != nil {
+		return err
+	}
+	logger.Info("worker running", "Temporal", cfg.Temporal.Address, "Namespace", cfg.Temporal.Namespace,
+		"TaskQueue", cfg.Temporal.TaskQueue, "Webhooks", "http://"+w.WebhookAddr()+cfg.Webhooks.PathPrefix+"/{Action}")
+	<-ctx.Done()
+	logger.Info("stopping")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	w.Stop(sctx)
+	return nil
+}
+
+// registerSearchAttributes adds what is missing; an existing attribute of the right type is fine.
+func registerSearchAttributes(ctx context.Context, op operatorservice.OperatorServiceClient, namespace string) error {
+	have, err := op.ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if err != nil {
+		return fmt.Errorf("list search attributes: %w", err)
+	}
+	missing := map[string]enumspb.IndexedValueType{}
+	for name, typ := range access.SearchAttributes {
+		if _, ok := have.GetCustomAttributes()[name]; !ok {
+			missing[name] = typ
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	_, err = op.AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{Namespace: namespace, SearchAttributes: missing})
+	if err != nil {
+		return fmt.Errorf("add search attributes: %w", err)
+	}
+	return nil
+}
+
+func newLogger(level string, asJSON bool) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	if asJSON {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
