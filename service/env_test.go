@@ -46,9 +46,11 @@ const (
 	gOffice    = "0b5e0000-0000-4000-8000-0000000000a4"
 	gDesk      = "0b5e0000-0000-4000-8000-0000000000a5"
 	gVisitors  = "0b5e0000-0000-4000-8000-0000000000a6"
+	gBooth     = "0b5e0000-0000-4000-8000-0000000000a7"
 	gNotOurs   = "0b5e0000-0000-4000-8000-0000000000f1"
 	business   = 7
 	roomID     = 10
+	boothID    = 12 // mapped to one group only
 	dayPassID  = 20
 	officeID   = 30
 	deskID     = 31
@@ -109,7 +111,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		Locations: []config.Location{{
 			BusinessID: business, SaltoSite: site, TimeZone: "Europe/Madrid", GrantLead: o.lead, RevokeLag: o.lag,
 			NoAccessPolicy: o.policy, MobileAccess: true, VisitorPINs: true, VisitorGroups: []string{gVisitors},
-			Resources: map[int64][]string{roomID: {gRoom, gEntrance}},
+			Resources: map[int64][]string{roomID: {gRoom, gEntrance}, boothID: {gBooth}},
 			Passes:    map[int64][]string{dayPassID: {gDayPass, gEntrance}},
 			Desks:     map[int64][]string{officeID: {gOffice, gEntrance}, deskID: {gDesk, gEntrance}},
 		}},
@@ -151,14 +153,15 @@ func (e *env) seed() {
 	if _, err := e.salto.SeedSite(saltoks.SiteSeed{ID: site, SiteUID: "e2e", TimeZone: "Europe/Madrid", PinEnabled: true}); err != nil {
 		e.t.Fatal(err)
 	}
-	for _, g := range []string{gEntrance, gRoom, gDayPass, gOffice, gDesk, gVisitors, gNotOurs} {
+	for _, g := range []string{gEntrance, gRoom, gDayPass, gOffice, gDesk, gVisitors, gBooth, gNotOurs} {
 		if _, err := e.salto.SeedAccessGroup(site, saltoks.GroupSeed{ID: g, Name: g[len(g)-2:], CustomerReference: g}); err != nil {
 			e.t.Fatal(err)
 		}
 	}
 	ds := nexudussim.Dataset{
 		Businesses:     []nexudussim.Business{{Base: nexudussim.Base{Id: business}, Name: "E2E", TimeZone: "Europe/Madrid"}},
-		Resources:      []nexudussim.Resource{{Base: nexudussim.Base{Id: roomID}, BusinessId: business, Name: "Room"}},
+		Resources: []nexudussim.Resource{{Base: nexudussim.Base{Id: roomID}, BusinessId: business, Name: "Room"},
+			{Base: nexudussim.Base{Id: boothID}, BusinessId: business, Name: "Booth"}},
 		TimePasses:     []nexudussim.TimePass{{Base: nexudussim.Base{Id: dayPassID}, Name: "Day pass"}},
 		FloorPlanDesks: []nexudussim.FloorPlanDesk{{Base: nexudussim.Base{Id: officeID}, Name: "Office", ItemType: 1, FloorPlanBusinessId: business}, {Base: nexudussim.Base{Id: deskID}, Name: "Desk", ItemType: 2, FloorPlanBusinessId: business}},
 		Coworkers: []nexudussim.Coworker{
