@@ -18,12 +18,24 @@ func (a *Activities) LoadLocation(_ context.Context, id int64) (access.Location,
 		return access.Location{}, access.NewFinalError(access.ErrConfig,
 			fmt.Sprintf("location %d is not in the configuration", id), nil)
 	}
+	sc := a.Config.Sync
 	return access.Location{
 		ID:       l.BusinessID,
 		Name:     l.Name,
 		SiteID:   l.SaltoSite,
 		TimeZone: l.TimeZone,
 		Policy:   access.NoAccessPolicy(l.NoAccessPolicy),
+		Owned:    l.OwnedGroups(),
+		Sync: access.SyncSettings{
+			PollInterval:       sc.PollInterval,
+			PollCallsPerMinute: sc.PollCallsPerMinute,
+			PollLookback:       sc.PollLookback,
+			PollPageSize:       sc.PollPageSize,
+			ReconcileBatch:     sc.ReconcileBatch,
+			PresenceInterval:   sc.PresenceInterval,
+			PresenceDoors:      slices.Clone(l.PresenceDoors),
+			PresenceExitDoors:  slices.Clone(l.PresenceExitDoors),
+		},
 	}, nil
 }
 

@@ -1,0 +1,52 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/nexsalto/nexsalto/access"
+	"github.com/nexsalto/nexsalto/salto"
+)
+
+func TestSaltoErrorClassification(t *testing.T) {
+	ctx := context.Background() // not an activity: attempt 1
+	cases := []struct {
+		name      string
+		err       *salto.Error
+		final     bool
+		finalType string
+		retryIn   time.Duration
+	}{
+		{"rate limited", &salto.Error{Status: 429, Kind: salto.KindRateLimited, RetryAfter: 7 * time.Second}, false, "", 7 * time.Second},
+		{"server error", &salto.Error{Status: 503, Kind: salto.KindTransient}, false, "", 0},
+		{"token refused", &salto.Error{Status: 401, Kind: salto.KindAuth}, false, "", 0},
+		{"user not yet consistent", &salto.Error{Status: 404, Code: salto.CodeUserNotFound, Kind: salto.KindNotFound}, false, "", 0},
+		{"group missing", &salto.Error{Status: 404, Code: "2204", Kind: salto.KindNotFound}, true, access.ErrSaltoNotFound, 0},
+		{"validation", &salto.Error{Status: 400, Code: salto.CodeValidation, Kind: salto.KindValidation}, true, access.ErrSaltoValidation, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := saltoError(ctx, "op", tc.err)
+			var app *temporal.ApplicationError
+			if !errors.As(err, &app) {
+				t.Fatalf("%T is not an ApplicationError", err)
+			}
+			if access.IsFinal(err) != tc.final {
+				t.Fatalf("final = %v, want %v (%v)", access.IsFinal(err), tc.final, err)
+			}
+			if tc.final && app.Type() != tc.finalType {
+				t.Errorf("type %q, want %q", app.Type(), tc.finalType)
+			}
+			if app.NextRetryDelay() != tc.retryIn {
+				t.Errorf("next retry delay %s, want %s", app.NextRetryDelay(), tc.retryIn)
+			}
+		})
+	}
+	if saltoError(ctx, "op", nil) != nil {
+		t.Fatal("nil error classified as an error")
+	}
+}
