@@ -12,6 +12,10 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -106,11 +110,17 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.reply(w, http.StatusBadRequest, out)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), h.signalTimeout())
+	// The span's context reaches the workflow through the Temporal tracing interceptor: one trace from the
+	// webhook to the Salto call.
+	ctx, span := otel.Tracer("github.com/nexsalto/nexsalto/service").Start(r.Context(), "webhook "+action.String(),
+		trace.WithAttributes(attribute.Int("nexudus.id", rec.Id)))
+	defer span.End()
+	ctx, cancel := context.WithTimeout(ctx, h.signalTimeout())
 	defer cancel()
 	out.Workflows, err = h.deliver(ctx, rec)
 	if err != nil {
 		h.log().Warn("webhook not delivered to Temporal", "Action", action.String(), "Id", rec.Id, "Error", err)
+		span.SetStatus(codes.Error, err.Error())
 		w.Header().Set("Retry-After", "5")
 		out.Status, out.Error = "error", "temporal unavailable, retry later"
 		h.reply(w, http.StatusServiceUnavailable, out)

@@ -48,6 +48,11 @@ func run(cfgPath string, registerSA bool, logger *slog.Logger) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	shutdownTracing, err := service.SetupTracing(ctx, "nexsalto-worker")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = shutdownTracing(context.Background()) }()
 	tc, err := service.DialTemporal(ctx, cfg.Temporal, logger)
 	if err != nil {
 		return err
