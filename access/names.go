@@ -8,6 +8,13 @@ const (
 	WorkflowContract = "ContractAccess"
 	WorkflowVisitor  = "VisitorAccess"
 	WorkflowCustomer = "CustomerAccess"
+	// WorkflowPoller reads what changed in Nexudus since its cursor, one per location (PollerWorkflowID).
+	WorkflowPoller = "ChangePoller"
+	// WorkflowReconcile compares Nexudus with Salto for one location and repairs through the customer
+	// workflows; a Schedule starts it (ReconcileID).
+	WorkflowReconcile = "Reconcile"
+	// WorkflowPresence turns Salto door entries into Nexudus check-ins, one per location (PresenceWorkflowID).
+	WorkflowPresence = "PresenceTracking"
 )
 
 // DefaultTaskQueue is the task queue of the access workflows and of their local activities.
@@ -27,6 +34,17 @@ const (
 	ActivityGrantVisitor    = "GrantVisitor"
 	ActivityRevokeVisitor   = "RevokeVisitor"
 	ActivityRecordProblem   = "RecordProblem"
+
+	// Change poller.
+	ActivityPollChanges     = "PollChanges"     // PollChanges(ctx, PollRequest) (PollResult, error)
+	ActivityDispatchChanges = "DispatchChanges" // DispatchChanges(ctx, DispatchRequest) (DispatchResult, error)
+	// Reconciliation.
+	ActivityPlanReconcile  = "PlanReconcile"  // PlanReconcile(ctx, PlanRequest) (PlanBatch, error); heartbeats
+	ActivityApplyReconcile = "ApplyReconcile" // ApplyReconcile(ctx, ApplyRequest) (ApplyResult, error); heartbeats
+	// Presence tracking.
+	ActivityPollEntries    = "PollEntries"    // PollEntries(ctx, EntriesRequest) (EntriesResult, error)
+	ActivityResolveUsers   = "ResolveUsers"   // ResolveUsers(ctx, ResolveUsersRequest) (map[string]int64, error)
+	ActivityRecordPresence = "RecordPresence" // RecordPresence(ctx, PresenceRequest) (PresenceResult, error); heartbeats
 )
 
 // Signal names.
@@ -38,7 +56,10 @@ const (
 	// SignalGrant and SignalRevoke carry an AccessChange to the customer workflow.
 	SignalGrant  = "grant"
 	SignalRevoke = "revoke"
+	// SignalRepair carries a Repair from reconciliation to the customer workflow.
+	SignalRepair = "repair"
 )
 
-// QueryState returns an EntitlementState or a CustomerState.
+// QueryState returns an EntitlementState, a CustomerState, a PollerState, a PresenceState or, for a reconcile
+// run, its ReconcileReport so far.
 const QueryState = "state"

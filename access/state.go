@@ -41,6 +41,7 @@ const (
 	ActionProblem     Action = "problem"
 	ActionContinued   Action = "continued" // continued as new
 	ActionIgnored     Action = "ignored"   // an out-of-date signal
+	ActionRepair      Action = "repair"    // customer: reconciliation reported what Salto holds
 	ActionLoadFailure Action = "load-failed"
 )
 

@@ -172,4 +172,27 @@ type Location struct {
 	// SaltoTaskQueue, when set, is the task queue the Salto activities are sent to, so that a worker with
 	// TaskQueueActivitiesPerSecond can keep Salto calls inside a rate. Empty: the workflow's own task queue.
 	SaltoTaskQueue string `json:",omitempty"`
+	// Owned are the access groups the mapping names: the only ones the integration changes.
+	Owned []string `json:",omitempty"`
+	// Sync holds the settings of the change poller, reconciliation and presence tracking.
+	Sync SyncSettings `json:",omitzero"`
+}
+
+// SyncSettings configure the workflows that keep a location in line with Nexudus beyond webhooks.
+type SyncSettings struct {
+	// PollInterval is the wait between two polls of Nexudus' changes.
+	PollInterval time.Duration `json:",omitempty"`
+	// PollCallsPerMinute is the change poller's share of the Nexudus call budget.
+	PollCallsPerMinute int `json:",omitempty"`
+	// PollLookback is how far back a new poller starts reading changes.
+	PollLookback time.Duration `json:",omitempty"`
+	PollPageSize int           `json:",omitempty"`
+	// ReconcileBatch is the number of actions in one reconcile batch.
+	ReconcileBatch int `json:",omitempty"`
+	// PresenceInterval is the wait between two reads of Salto entries; PresenceDoors and PresenceExitDoors
+	// are the lock ids whose entries check customers in and out (an entry at an exit door, or with
+	// exit_requested, checks out). No door: no presence tracking.
+	PresenceInterval  time.Duration `json:",omitempty"`
+	PresenceDoors     []string      `json:",omitempty"`
+	PresenceExitDoors []string      `json:",omitempty"`
 }

@@ -7,13 +7,11 @@ package activities
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/nexsalto/nexsalto/access"
@@ -32,6 +30,11 @@ type Activities struct {
 	TaskQueue string
 	// Now is the clock for deciding whether an entitlement has ended; nil is time.Now.
 	Now func() time.Time
+
+	// plans keeps reconcile plans between the batches of a run; saltoUsers caches a site's users for
+	// presence tracking.
+	plans      planCache
+	saltoUsers userCache
 }
 
 func (a *Activities) now() time.Time {
@@ -56,6 +59,13 @@ func (a *Activities) Register(r worker.ActivityRegistry) {
 		access.ActivityGrantVisitor:    a.GrantVisitor,
 		access.ActivityRevokeVisitor:   a.RevokeVisitor,
 		access.ActivityRecordProblem:   a.RecordProblem,
+		access.ActivityPollChanges:     a.PollChanges,
+		access.ActivityDispatchChanges: a.DispatchChanges,
+		access.ActivityPlanReconcile:   a.PlanReconcile,
+		access.ActivityApplyReconcile:  a.ApplyReconcile,
+		access.ActivityPollEntries:     a.PollEntries,
+		access.ActivityResolveUsers:    a.ResolveUsers,
+		access.ActivityRecordPresence:  a.RecordPresence,
 	} {
 		r.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}
@@ -64,23 +74,7 @@ func (a *Activities) Register(r worker.ActivityRegistry) {
 // SignalCustomer delivers a grant or revoke to the customer workflow, starting it when none runs. The server
 // persists the signal before answering, so once this returns the change cannot be lost.
 func (a *Activities) SignalCustomer(ctx context.Context, s access.CustomerSignal) error {
-	key := s.Customer
-	opts := client.StartWorkflowOptions{
-		ID:        key.WorkflowID(),
-		TaskQueue: a.TaskQueue,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			access.SAKind.ValueSet(access.KindCustomer),
-			access.SACustomer.ValueSet(strconv.FormatInt(key.CoworkerID, 10)),
-			access.SALocation.ValueSet(strconv.FormatInt(key.LocationID, 10)),
-		),
-		StaticSummary: fmt.Sprintf("Customer %d at location %d", key.CoworkerID, key.LocationID),
-	}
-	_, err := a.Temporal.SignalWithStartWorkflow(ctx, key.WorkflowID(), s.Signal, s.Change, opts,
-		access.WorkflowCustomer, access.NewCustomerInput(key))
-	if err != nil {
-		return fmt.Errorf("signal %s to %s: %w", s.Signal, key.WorkflowID(), err)
-	}
-	return nil
+	return a.signalWithStartCustomer(ctx, s.Customer, s.Signal, s.Change)
 }
 
 // EnsureSaltoUser links a customer to its Salto user: the known one if it still exists, else the one with the

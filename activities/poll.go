@@ -222,13 +222,13 @@ func (a *Activities) DispatchChanges(ctx context.Context, req access.DispatchReq
 		case it.Action == access.DispatchSkip:
 		case !ok:
 			id := access.CustomerKey{LocationID: req.LocationID, CoworkerID: it.ID}.WorkflowID()
-			err = countSignal(&p.Result, ctx, a.Temporal, id)
+			err = countSignal(ctx, &p.Result, a.Temporal, id)
 		case it.Action == access.DispatchStart:
 			if err = StartEntitlement(ctx, a.Temporal, a.TaskQueue, access.Ref{Kind: kind, ID: it.ID}); err == nil {
 				p.Result.Started++
 			}
 		default:
-			err = countSignal(&p.Result, ctx, a.Temporal, access.Ref{Kind: kind, ID: it.ID}.WorkflowID())
+			err = countSignal(ctx, &p.Result, a.Temporal, access.Ref{Kind: kind, ID: it.ID}.WorkflowID())
 		}
 		if err != nil {
 			return p.Result, fmt.Errorf("dispatch %s %d: %w", it.Entity, it.ID, err)
@@ -239,7 +239,7 @@ func (a *Activities) DispatchChanges(ctx context.Context, req access.DispatchReq
 	return p.Result, nil
 }
 
-func countSignal(r *access.DispatchResult, ctx context.Context, c client.Client, workflowID string) error {
+func countSignal(ctx context.Context, r *access.DispatchResult, c client.Client, workflowID string) error {
 	running, err := signalIfRunning(ctx, c, workflowID)
 	switch {
 	case err != nil:

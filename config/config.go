@@ -47,7 +47,28 @@ type Config struct {
 	Salto     Salto      `yaml:"salto"`
 	Nexudus   Nexudus    `yaml:"nexudus"`
 	Webhooks  Webhooks   `yaml:"webhooks"`
+	Sync      Sync       `yaml:"sync"`
 	Locations []Location `yaml:"locations"`
+}
+
+// Sync configures what keeps every location in line with Nexudus beyond webhooks: the change poller (one per
+// location), the reconcile Schedule (one per location) and presence tracking (locations with presence doors).
+type Sync struct {
+	// PollInterval is the wait between two reads of Nexudus' changes (default 1m).
+	PollInterval time.Duration `yaml:"poll_interval"`
+	// PollCallsPerMinute is each location's change poller's budget of Nexudus calls (default 20). Together with
+	// the entitlement workflows' reads it must stay under Nexudus' 120 calls a minute.
+	PollCallsPerMinute int `yaml:"poll_calls_per_minute"`
+	// PollLookback is how far back a poller that starts without a cursor reads changes (default 1h).
+	PollLookback time.Duration `yaml:"poll_lookback"`
+	// PollPageSize is the page size of the poller's reads (default 100).
+	PollPageSize int `yaml:"poll_page_size"`
+	// ReconcileInterval is the reconcile Schedule's interval (default 15m).
+	ReconcileInterval time.Duration `yaml:"reconcile_interval"`
+	// ReconcileBatch is how many customers one reconcile batch handles (default 500).
+	ReconcileBatch int `yaml:"reconcile_batch"`
+	// PresenceInterval is the wait between two reads of Salto entries (default 30s).
+	PresenceInterval time.Duration `yaml:"presence_interval"`
 }
 
 // Temporal says how to reach the Temporal service (a local server, a self-hosted cluster or Temporal Cloud).
@@ -55,6 +76,11 @@ type Temporal struct {
 	Address   string `yaml:"address"`
 	Namespace string `yaml:"namespace"`
 	TaskQueue string `yaml:"task_queue"`
+	// MaxCachedWorkflows bounds the worker's sticky cache: the workflows it keeps in memory so that their next
+	// task needs no replay (default 2000). Access workflows sleep for hours or days between tasks, so caching
+	// every one of them saves little and costs about 45 kB each: 10,000 sleeping bookings took 500 MB with the
+	// SDK's default of 10,000. A workflow not in the cache is replayed from its (short) history when it wakes.
+	MaxCachedWorkflows int `yaml:"max_cached_workflows"`
 	// APIKey authenticates to Temporal Cloud; from TEMPORAL_API_KEY only.
 	APIKey string `yaml:"-"`
 	TLS    TLS    `yaml:"tls"`
@@ -122,8 +148,11 @@ type Location struct {
 	Resources map[int64][]string `yaml:"resources"`
 	Passes    map[int64][]string `yaml:"passes"`
 	Desks     map[int64][]string `yaml:"desks"`
-	// PresenceDoors are Salto lock ids whose entries check customers in and out of Nexudus.
+	// PresenceDoors are Salto lock ids whose entries check customers in and out of Nexudus: an entry checks
+	// in, an exit (exit_requested) checks out.
 	PresenceDoors []string `yaml:"presence_doors"`
+	// PresenceExitDoors are Salto lock ids where every entry is an exit (a door that only lets people out).
+	PresenceExitDoors []string `yaml:"presence_exit_doors"`
 }
 
 // Load reads a YAML file, applies the secret environment variables and defaults, and validates.
@@ -136,7 +165,14 @@ func Load(path string) (*Config, error) {
 }
 
 // Parse is Load without the file system; getenv supplies the secrets (os.Getenv in production).
-func Parse(raw []byte, getenv func(string) string) (*Config, error) {
+func Parse(raw []byte, getenv func(string) string) (*Config, error) { return parse(raw, getenv, true) }
+
+// ParseClient is Parse for tools that never receive webhooks (the starter): no webhook secret is required.
+func ParseClient(raw []byte, getenv func(string) string) (*Config, error) {
+	return parse(raw, getenv, false)
+}
+
+func parse(raw []byte, getenv func(string) string, webhooks bool) (*Config, error) {
 	var c Config
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true) // a misspelt key is an error, not a silently ignored setting
@@ -146,7 +182,7 @@ func Parse(raw []byte, getenv func(string) string) (*Config, error) {
 	}
 	c.applyEnv(getenv)
 	c.ApplyDefaults()
-	if err := c.Validate(); err != nil {
+	if err := c.validate(webhooks); err != nil {
 		return nil, err
 	}
 	return &c, nil
@@ -179,6 +215,17 @@ const (
 	DefaultWebhookListen   = "127.0.0.1:8090"
 	DefaultWebhookPrefix   = "/webhooks/nexudus"
 	DefaultMaxBodyBytes    = 1 << 20
+
+	// DefaultMaxCachedWorkflows keeps a worker near 100 MB however many workflows sleep (see MaxCachedWorkflows).
+	DefaultMaxCachedWorkflows = 2000
+
+	DefaultPollInterval       = time.Minute
+	DefaultPollCallsPerMinute = 20
+	DefaultPollLookback       = time.Hour
+	DefaultPollPageSize       = 100
+	DefaultReconcileInterval  = 15 * time.Minute
+	DefaultReconcileBatch     = 500
+	DefaultPresenceInterval   = 30 * time.Second
 )
 
 // ApplyDefaults fills every unset field that has a sensible default.
@@ -191,6 +238,9 @@ func (c *Config) ApplyDefaults() {
 	}
 	if c.Temporal.TaskQueue == "" {
 		c.Temporal.TaskQueue = DefaultTaskQueue
+	}
+	if c.Temporal.MaxCachedWorkflows == 0 {
+		c.Temporal.MaxCachedWorkflows = DefaultMaxCachedWorkflows
 	}
 	if len(c.Salto.Scopes) == 0 {
 		c.Salto.Scopes = []string{"user_api.full_access", "offline_access"}
@@ -213,6 +263,7 @@ func (c *Config) ApplyDefaults() {
 	if c.Webhooks.MaxBodyBytes == 0 {
 		c.Webhooks.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	c.Sync.applyDefaults()
 	for i := range c.Locations {
 		l := &c.Locations[i]
 		if l.GrantLead == 0 {
@@ -227,6 +278,30 @@ func (c *Config) ApplyDefaults() {
 		if l.TimeZone == "" {
 			l.TimeZone = "UTC"
 		}
+	}
+}
+
+func (s *Sync) applyDefaults() {
+	if s.PollInterval == 0 {
+		s.PollInterval = DefaultPollInterval
+	}
+	if s.PollCallsPerMinute == 0 {
+		s.PollCallsPerMinute = DefaultPollCallsPerMinute
+	}
+	if s.PollLookback == 0 {
+		s.PollLookback = DefaultPollLookback
+	}
+	if s.PollPageSize == 0 {
+		s.PollPageSize = DefaultPollPageSize
+	}
+	if s.ReconcileInterval == 0 {
+		s.ReconcileInterval = DefaultReconcileInterval
+	}
+	if s.ReconcileBatch == 0 {
+		s.ReconcileBatch = DefaultReconcileBatch
+	}
+	if s.PresenceInterval == 0 {
+		s.PresenceInterval = DefaultPresenceInterval
 	}
 }
 
@@ -250,13 +325,18 @@ func (es Errors) Error() string {
 }
 
 // Validate checks the configuration and reports every problem with its field.
-func (c *Config) Validate() error {
+func (c *Config) Validate() error { return c.validate(true) }
+
+func (c *Config) validate(webhooks bool) error {
 	var errs Errors
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, &FieldError{Field: field, Problem: fmt.Sprintf(format, args...)})
 	}
 	if c.Temporal.TLS.CertFile != "" && c.Temporal.TLS.KeyFile == "" {
 		bad("temporal.tls.key_file", "required with cert_file")
+	}
+	if c.Temporal.MaxCachedWorkflows < 1 {
+		bad("temporal.max_cached_workflows", "%d: at least 1", c.Temporal.MaxCachedWorkflows)
 	}
 	if c.Salto.APIURL == "" {
 		bad("salto.api_url", "required")
@@ -288,7 +368,7 @@ func (c *Config) Validate() error {
 	if c.Nexudus.Auth != "bearer" && c.Nexudus.Auth != "basic" {
 		bad("nexudus.auth", "%q is neither bearer nor basic", c.Nexudus.Auth)
 	}
-	if c.Nexudus.WebhookSecret == "" && c.Nexudus.WebhookToken == "" {
+	if webhooks && c.Nexudus.WebhookSecret == "" && c.Nexudus.WebhookToken == "" {
 		bad("nexudus.webhook_secret", "set %s (HMAC signatures) or %s (a secret URL token): webhooks must be authenticated",
 			EnvNexudusWebhookSecret, EnvNexudusWebhookToken)
 	}
@@ -297,6 +377,30 @@ func (c *Config) Validate() error {
 	}
 	if c.Webhooks.MaxBodyBytes < 1024 {
 		bad("webhooks.max_body_bytes", "%d is too small (at least 1024)", c.Webhooks.MaxBodyBytes)
+	}
+	if c.Sync.PollInterval < time.Second {
+		bad("sync.poll_interval", "%s is shorter than 1s", c.Sync.PollInterval)
+	}
+	switch rpm := c.Nexudus.RequestsPerMinute; {
+	case c.Sync.PollCallsPerMinute < 1:
+		bad("sync.poll_calls_per_minute", "%d: at least 1", c.Sync.PollCallsPerMinute)
+	case rpm > 0 && c.Sync.PollCallsPerMinute > rpm:
+		bad("sync.poll_calls_per_minute", "%d is more than nexudus.requests_per_minute (%d)", c.Sync.PollCallsPerMinute, rpm)
+	}
+	if c.Sync.PollLookback < 0 {
+		bad("sync.poll_lookback", "must not be negative")
+	}
+	if c.Sync.PollPageSize < 1 || c.Sync.PollPageSize > 1000 {
+		bad("sync.poll_page_size", "%d is outside 1..1000", c.Sync.PollPageSize)
+	}
+	if c.Sync.ReconcileInterval < time.Second {
+		bad("sync.reconcile_interval", "%s is shorter than 1s", c.Sync.ReconcileInterval)
+	}
+	if c.Sync.ReconcileBatch < 1 || c.Sync.ReconcileBatch > 5000 {
+		bad("sync.reconcile_batch", "%d is outside 1..5000", c.Sync.ReconcileBatch)
+	}
+	if c.Sync.PresenceInterval < time.Second {
+		bad("sync.presence_interval", "%s is shorter than 1s", c.Sync.PresenceInterval)
 	}
 	if len(c.Locations) == 0 {
 		bad("locations", "at least one location is required")
@@ -326,6 +430,16 @@ func (c *Config) Validate() error {
 		case PolicyKeep, PolicySuspend, PolicyDelete:
 		default:
 			bad(f+".no_access_policy", "%q is not keep, suspend or delete", l.NoAccessPolicy)
+		}
+		for name, doors := range map[string][]string{"presence_doors": l.PresenceDoors, "presence_exit_doors": l.PresenceExitDoors} {
+			for j, d := range doors {
+				if strings.TrimSpace(d) == "" {
+					bad(fmt.Sprintf("%s.%s[%d]", f, name, j), "empty lock id")
+				}
+			}
+		}
+		if len(l.PresenceExitDoors) > 0 && len(l.PresenceDoors) == 0 {
+			bad(f+".presence_doors", "required when presence_exit_doors is set")
 		}
 		if l.VisitorPINs && len(l.VisitorGroups) == 0 {
 			bad(f+".visitor_groups", "required when visitor_pins is on")

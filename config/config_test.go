@@ -66,6 +66,31 @@ func TestParseValid(t *testing.T) {
 	if l.Zone().String() != "Europe/Madrid" {
 		t.Errorf("zone = %s", l.Zone())
 	}
+	want := Sync{PollInterval: time.Minute, PollCallsPerMinute: 20, PollLookback: time.Hour, PollPageSize: 100,
+		ReconcileInterval: 15 * time.Minute, ReconcileBatch: 500, PresenceInterval: 30 * time.Second}
+	if c.Sync != want {
+		t.Errorf("sync defaults %+v", c.Sync)
+	}
+}
+
+func TestSyncSettings(t *testing.T) {
+	raw := valid + `sync:
+  poll_interval: 30s
+  poll_calls_per_minute: 40
+  reconcile_interval: 5m
+`
+	raw = strings.Replace(raw, "visitor_pins: true", "visitor_pins: true\n    presence_doors: [lock-in]\n    presence_exit_doors: [lock-out]", 1)
+	c, err := Parse([]byte(raw), env(secrets))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Sync.PollInterval != 30*time.Second || c.Sync.PollCallsPerMinute != 40 || c.Sync.ReconcileInterval != 5*time.Minute ||
+		c.Sync.PresenceInterval != 30*time.Second {
+		t.Errorf("sync %+v", c.Sync)
+	}
+	if l := c.Locations[0]; len(l.PresenceDoors) != 1 || l.PresenceExitDoors[0] != "lock-out" {
+		t.Errorf("doors %v %v", l.PresenceDoors, l.PresenceExitDoors)
+	}
 }
 
 func TestStringRedactsSecrets(t *testing.T) {
@@ -104,6 +129,15 @@ func TestErrorsNameTheField(t *testing.T) {
 			[]string{"locations[0].desks[40]: maps to no access group"}},
 		{"bad duration", strings.Replace(valid, "time_zone: Europe/Madrid", "time_zone: UTC\n    grant_lead: soon", 1), secrets,
 			[]string{"soon"}},
+		{"poll budget over the Nexudus budget", valid + "sync:\n  poll_calls_per_minute: 200\n", secrets,
+			[]string{"sync.poll_calls_per_minute: 200 is more than nexudus.requests_per_minute (120)"}},
+		{"sync intervals", valid + "sync:\n  poll_interval: 10ms\n  reconcile_interval: 1ms\n  presence_interval: 1ms\n  reconcile_batch: 9000\n", secrets,
+			[]string{"sync.poll_interval: 10ms is shorter than 1s", "sync.reconcile_interval: 1ms is shorter than 1s",
+				"sync.presence_interval: 1ms is shorter than 1s", "sync.reconcile_batch: 9000 is outside 1..5000"}},
+		{"exit doors without doors", strings.Replace(valid, "visitor_pins: true", "visitor_pins: true\n    presence_exit_doors: [lock-out]", 1), secrets,
+			[]string{"locations[0].presence_doors: required when presence_exit_doors is set"}},
+		{"empty door", strings.Replace(valid, "visitor_pins: true", "visitor_pins: true\n    presence_doors: [lock-in, '']", 1), secrets,
+			[]string{"locations[0].presence_doors[1]: empty lock id"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -138,6 +172,17 @@ func TestExampleConfigIsValid(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := Parse(raw, env(secrets)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Tools that never receive webhooks (the starter) do not need the webhook secret.
+func TestParseClientNeedsNoWebhookSecret(t *testing.T) {
+	noHook := map[string]string{EnvSaltoPassword: "x", EnvNexudusPassword: "y"}
+	if _, err := Parse([]byte(valid), env(noHook)); err == nil {
+		t.Fatal("the worker's Parse accepted a configuration without webhook authentication")
+	}
+	if _, err := ParseClient([]byte(valid), env(noHook)); err != nil {
 		t.Fatal(err)
 	}
 }

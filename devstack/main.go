@@ -24,6 +24,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
+	"gopkg.in/yaml.v3"
 
 	"github.com/nexsalto/nexsalto/access"
 	"github.com/nexsalto/nexsalto/config"
@@ -105,9 +106,13 @@ nexsalto dev stack is running (data in %s)
   Salto KS simulator   %s   (admin: %s/admin/sites/%s/groups)
   Nexudus simulator    %s   (admin: %s/admin/state)
 
+Operator CLI against this stack:
+  SALTO_PASSWORD=devstack NEXUDUS_PASSWORD=devstack go run ./starter --config %s status
+
 Press Ctrl-C to stop; start again to resume where it stopped.
 `, o.DataDir, s.Temporal.UIURL(), s.Temporal.HostPort(), s.Config.Temporal.Namespace, s.Config.Temporal.TaskQueue,
-		s.Webhook, s.Config.Webhooks.PathPrefix, s.SaltoURL, s.SaltoURL, demoSite, s.NexusURL, s.NexusURL)
+		s.Webhook, s.Config.Webhooks.PathPrefix, s.SaltoURL, s.SaltoURL, demoSite, s.NexusURL, s.NexusURL,
+		filepath.Join(o.DataDir, "starter.yaml"))
 	<-ctx.Done()
 	fmt.Fprintln(out, "\nstopping…")
 	return s.Stop()
@@ -169,6 +174,10 @@ func Start(ctx context.Context, o Options, out io.Writer) (*Stack, error) {
 		return nil, err
 	}
 	s.Config = cfg
+	if err := writeStarterConfig(filepath.Join(o.DataDir, "starter.yaml"), cfg); err != nil {
+		s.shutdown()
+		return nil, err
+	}
 	s.Client, err = s.Temporal.NewClient(ctx, client.Options{Logger: sdklog.NewStructuredLogger(logger)})
 	if err != nil {
 		s.shutdown()
@@ -324,6 +333,17 @@ func (s *Stack) saveSimulators() error {
 		return err
 	}
 	return writeAtomic(filepath.Join(s.stateDir, "nexudus-sim.json"), raw)
+}
+
+// writeStarterConfig writes the stack's configuration for `starter`, secrets left out as always (the dev
+// stack's passwords are printed at start).
+func writeStarterConfig(path string, cfg *config.Config) error {
+	raw, err := yaml.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	header := []byte("# Written by the dev stack at each start: the configuration of this stack, for the starter CLI.\n")
+	return writeAtomic(path, append(header, raw...))
 }
 
 // persistentSecret returns the webhook signing secret of this data folder, creating it once.

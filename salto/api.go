@@ -47,6 +47,16 @@ func (c *Client) ListUsers(ctx context.Context, site string, opts ListOptions) (
 	return listAll[SiteUser](ctx, c, c.endpoint(p, filterQuery(opts)), 0)
 }
 
+// ForEachUserPage lists a site's users page by page, calling fn with each page (one API call each), so a caller
+// reading a large site can report progress and count calls.
+func (c *Client) ForEachUserPage(ctx context.Context, site string, opts ListOptions, fn func([]SiteUser) error) error {
+	p := pathf("/v1.2/sites/%s/users", site)
+	if err := requireIDs(http.MethodGet, p, site); err != nil {
+		return err
+	}
+	return forEachPage(ctx, c, c.endpoint(p, filterQuery(opts)), fn)
+}
+
 // FindUserByEmail returns the first site user with that e-mail address, or an error for which IsNotFound is
 // true. Salto has no idempotency keys, so this lookup is what makes user creation safe to repeat.
 func (c *Client) FindUserByEmail(ctx context.Context, site, email string) (*SiteUser, error) {
@@ -219,10 +229,27 @@ func (c *Client) ListGroupMembers(ctx context.Context, site, group string) ([]st
 	if err := requireIDs(http.MethodGet, p, site, group); err != nil {
 		return nil, err
 	}
-	items, err := listAll[memberItem](ctx, c, c.endpoint(p, nil), 0)
+	ids := []string{}
+	err := forEachPage(ctx, c, c.endpoint(p, nil), func(items []memberItem) error {
+		ids = append(ids, memberIDs(items)...)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
+	return ids, nil
+}
+
+// ForEachGroupMemberPage lists a group's members (platform user ids) page by page, calling fn with each page.
+func (c *Client) ForEachGroupMemberPage(ctx context.Context, site, group string, fn func([]string) error) error {
+	p := pathf("/v1.2/sites/%s/access_groups/%s/users", site, group)
+	if err := requireIDs(http.MethodGet, p, site, group); err != nil {
+		return err
+	}
+	return forEachPage(ctx, c, c.endpoint(p, nil), func(items []memberItem) error { return fn(memberIDs(items)) })
+}
+
+func memberIDs(items []memberItem) []string {
 	ids := make([]string, 0, len(items))
 	for _, it := range items {
 		if it.UserID != "" {
@@ -231,7 +258,7 @@ func (c *Client) ListGroupMembers(ctx context.Context, site, group string) ([]st
 			ids = append(ids, it.ID)
 		}
 	}
-	return ids, nil
+	return ids
 }
 
 // AddGroupMember adds a user to a group by PLATFORM user id (SiteUser.PlatformID; a site-user id answers 404

@@ -39,42 +39,63 @@ func decodePage[T any](body []byte) ([]T, string, error) {
 	return nil, "", errors.New("neither a JSON array nor an object")
 }
 
-// listAll fetches a list and follows next_page_link to the end, or until limit items (limit > 0). A next link
-// may be absolute or relative; it is resolved against the page it came from and must stay on the API host, so
-// the bearer token never travels elsewhere.
+// listAll fetches a list and follows next_page_link to the end, or until limit items (limit > 0).
 func listAll[T any](ctx context.Context, c *Client, first *url.URL, limit int) ([]T, error) {
 	all := []T{}
+	err := forEachPage(ctx, c, first, func(items []T) error {
+		all = append(all, items...)
+		if limit > 0 && len(all) >= limit {
+			all = all[:limit]
+			return errStopPaging
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return all, nil
+}
+
+// errStopPaging ends forEachPage early without an error.
+var errStopPaging = errors.New("salto: stop paging")
+
+// forEachPage fetches a list page by page, calling fn with each page's items, and follows next_page_link to the
+// end. A next link may be absolute or relative; it is resolved against the page it came from and must stay on
+// the API host, so the bearer token never travels elsewhere.
+func forEachPage[T any](ctx context.Context, c *Client, first *url.URL, fn func([]T) error) error {
 	seen := map[string]bool{}
 	cur := first
 	for pages := 0; ; pages++ {
 		if pages == maxPages {
-			return nil, &Error{Kind: KindOther, Method: http.MethodGet, Path: first.Path,
+			return &Error{Kind: KindOther, Method: http.MethodGet, Path: first.Path,
 				Message: fmt.Sprintf("more than %d pages", maxPages)}
 		}
 		seen[cur.String()] = true
 		resp, err := c.call(ctx, http.MethodGet, cur, nil)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		items, link, err := decodePage[T](resp.Body())
 		if err != nil {
-			return nil, &Error{Kind: KindOther, Status: resp.StatusCode(), Method: http.MethodGet, Path: cur.Path,
+			return &Error{Kind: KindOther, Status: resp.StatusCode(), Method: http.MethodGet, Path: cur.Path,
 				Message: "unexpected list response", err: err}
 		}
-		all = append(all, items...)
-		if limit > 0 && len(all) >= limit {
-			return all[:limit], nil
+		if err := fn(items); err != nil {
+			if errors.Is(err, errStopPaging) {
+				return nil
+			}
+			return err
 		}
 		if link == "" {
-			return all, nil
+			return nil
 		}
 		next, err := cur.Parse(link)
 		if err != nil || next.Scheme != c.api.Scheme || next.Host != c.api.Host {
-			return nil, &Error{Kind: KindOther, Method: http.MethodGet, Path: cur.Path,
+			return &Error{Kind: KindOther, Method: http.MethodGet, Path: cur.Path,
 				Message: "next_page_link is not a link on the API host; refusing to follow it"}
 		}
 		if seen[next.String()] {
-			return nil, &Error{Kind: KindOther, Method: http.MethodGet, Path: cur.Path,
+			return &Error{Kind: KindOther, Method: http.MethodGet, Path: cur.Path,
 				Message: "next_page_link points back to a page already read"}
 		}
 		cur = next

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
@@ -26,7 +27,7 @@ import (
 // env is the whole system on one machine: a real Temporal server, both simulators over real HTTP, and the
 // worker with its webhook receiver, wired exactly as in production (service.NewWorker).
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	ctx     context.Context
 	server  *devserver.Server
 	tc      client.Client
@@ -36,6 +37,8 @@ type env struct {
 	cfg     *config.Config
 	worker  *service.Worker
 	hookURL string
+	logger  *slog.Logger
+	noSync  bool
 }
 
 const (
@@ -60,9 +63,24 @@ const (
 type envOptions struct {
 	lead, lag time.Duration
 	policy    config.NoAccessPolicy
+	// saltoRPS and nexudusRPM are the worker's client budgets (default 100/s and 6000/min: out of the way).
+	saltoRPS   float64
+	nexudusRPM int
+	// nexudusSimRPM is the Nexudus simulator's call budget per minute (default 0: unlimited).
+	nexudusSimRPM int
+	// saltoHandler wraps the Salto simulator's handler, e.g. to record when calls land.
+	saltoHandler func(http.Handler) http.Handler
+	// noWorker leaves the worker out: the benchmark runs its own (a separate process).
+	noWorker bool
+	// noWebhooks registers no webhooks in Nexudus: the benchmark posts them itself, and registering them
+	// would spend the simulator's call budget.
+	noWebhooks bool
+	// noSync starts no change poller, reconcile Schedule or presence tracking: a benchmark of webhooks or
+	// timers must not have the poller find its seeded records first.
+	noSync bool
 }
 
-func newEnv(t *testing.T, o envOptions) *env {
+func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test: runs a Temporal server")
@@ -70,15 +88,29 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if o.policy == "" {
 		o.policy = config.PolicySuspend
 	}
+	if o.saltoRPS == 0 {
+		o.saltoRPS = 100
+	}
+	if o.nexudusRPM == 0 {
+		o.nexudusRPM = 6000
+	}
+	simRPM := -1 // the simulator's "unlimited"
+	if o.nexudusSimRPM > 0 {
+		simRPM = o.nexudusSimRPM
+	}
+	saltoHandler := o.saltoHandler
+	if saltoHandler == nil {
+		saltoHandler = func(h http.Handler) http.Handler { return h }
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	e := &env{t: t, ctx: ctx}
+	e := &env{t: t, ctx: ctx, noSync: o.noSync}
 
 	e.salto = saltoks.New(saltoks.Options{Users: map[string]string{"system": "pw"}})
-	saltoHTTP := httptest.NewServer(e.salto.Handler())
+	saltoHTTP := httptest.NewServer(saltoHandler(e.salto.Handler()))
 	t.Cleanup(saltoHTTP.Close)
 	e.nexsim = nexudussim.New(nexudussim.Options{Users: map[string]string{"admin": "pw"}, WebhookSecret: hookSecret,
-		WebhookRetryDelay: 50 * time.Millisecond, CallsPerMinute: -1, WritesPerMinute: -1})
+		WebhookRetryDelay: 50 * time.Millisecond, CallsPerMinute: simRPM, WritesPerMinute: -1})
 	nexHTTP := httptest.NewServer(e.nexsim.Handler())
 	t.Cleanup(func() { e.nexsim.Close(); nexHTTP.Close() })
 	e.seed()
@@ -93,6 +125,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
+	e.logger = logger
 	e.tc, err = e.server.NewClient(ctx, client.Options{Logger: sdklog.NewStructuredLogger(logger)})
 	if err != nil {
 		t.Fatal(err)
@@ -104,9 +137,9 @@ func newEnv(t *testing.T, o envOptions) *env {
 		Temporal: config.Temporal{Address: e.server.HostPort()},
 		Salto: config.Salto{APIURL: saltoHTTP.URL, TokenURL: saltoHTTP.URL + "/connect/token", ClientID: saltoks.DefaultClientID,
 			ClientSecret: saltoks.DefaultClientSecret, Username: "system", Password: "pw",
-			TokenFile: filepath.Join(dir, "salto.json"), RequestsPerSecond: 100},
+			TokenFile: filepath.Join(dir, "salto.json"), RequestsPerSecond: o.saltoRPS},
 		Nexudus: config.Nexudus{BaseURL: nexHTTP.URL, Username: "admin", Password: "pw", Auth: "basic",
-			RequestsPerMinute: 6000, WebhookSecret: hookSecret},
+			RequestsPerMinute: o.nexudusRPM, WebhookSecret: hookSecret},
 		Webhooks: config.Webhooks{Listen: "127.0.0.1:0"},
 		Locations: []config.Location{{
 			BusinessID: business, SaltoSite: site, TimeZone: "Europe/Madrid", GrantLead: o.lead, RevokeLag: o.lag,
@@ -122,30 +155,85 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if err := e.cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	e.worker, err = service.NewWorker(e.cfg, e.tc, logger)
-	if err != nil {
+	// The tests' own Nexudus client does not share the worker's call budget.
+	nxCfg := e.cfg.Nexudus
+	nxCfg.RequestsPerMinute = -1 // none
+	if e.nx, err = service.NewNexudusClient(nxCfg); err != nil {
 		t.Fatal(err)
 	}
-	e.worker.WorkerOptions = worker.Options{}
-	if err := e.worker.Start(); err != nil {
-		t.Fatal(err)
+	if o.noWorker {
+		return e
 	}
-	t.Cleanup(func() {
-		sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
-		defer c()
-		e.worker.Stop(sctx)
-	})
-	e.hookURL = "http://" + e.worker.WebhookAddr()
-	if e.nx, err = service.NewNexudusClient(e.cfg.Nexudus); err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range nexudus.Actions() {
-		if _, err := e.nx.CreateWebhook(ctx, nexudus.Webhook{BusinessId: business, Action: a, Active: true, Name: a.String(),
-			URL: service.WebhookURL(e.hookURL, e.cfg.Webhooks.PathPrefix, a, "")}); err != nil {
-			t.Fatal(err)
-		}
+	e.startWorker()
+	t.Cleanup(e.stopWorker)
+	if !o.noWebhooks {
+		e.registerWebhooks()
 	}
 	return e
+}
+
+// registerWebhooks points every Nexudus webhook action at the worker's receiver, replacing earlier ones.
+func (e *env) registerWebhooks() {
+	e.t.Helper()
+	old, err := e.nx.ListWebhooks(e.ctx, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, h := range old {
+		if err := e.nx.DeleteWebhook(e.ctx, h.Id); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	for _, a := range nexudus.Actions() {
+		if _, err := e.nx.CreateWebhook(e.ctx, nexudus.Webhook{BusinessId: business, Action: a, Active: true, Name: a.String(),
+			URL: service.WebhookURL(e.hookURL, e.cfg.Webhooks.PathPrefix, a, "")}); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}
+
+// startWorker starts the worker, with its webhook receiver, from e.cfg.
+func (e *env) startWorker() {
+	e.t.Helper()
+	var err error
+	e.worker, err = service.NewWorker(e.cfg, e.tc, e.logger)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.worker.WorkerOptions = worker.Options{}
+	e.worker.NoSyncWorkflows = e.noSync
+	if err := e.worker.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.hookURL = "http://" + e.worker.WebhookAddr()
+}
+
+func (e *env) stopWorker() {
+	if e.worker == nil {
+		return
+	}
+	sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
+	defer c()
+	e.worker.Stop(sctx)
+	e.worker = nil
+}
+
+// restartWorker stops the worker, lets change edit the configuration, and starts it again, as an operator
+// would after changing config.yaml. Workflows carry on from their histories. Webhooks registered in Nexudus
+// are pointed at the new receiver.
+func (e *env) restartWorker(change func(*config.Config)) {
+	e.t.Helper()
+	e.stopWorker()
+	change(e.cfg)
+	if err := e.cfg.Validate(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.startWorker()
+	if hooks, err := e.nx.ListWebhooks(e.ctx, nil); err != nil {
+		e.t.Fatal(err)
+	} else if len(hooks) > 0 {
+		e.registerWebhooks()
+	}
 }
 
 func (e *env) seed() {
@@ -159,7 +247,7 @@ func (e *env) seed() {
 		}
 	}
 	ds := nexudussim.Dataset{
-		Businesses:     []nexudussim.Business{{Base: nexudussim.Base{Id: business}, Name: "E2E", TimeZone: "Europe/Madrid"}},
+		Businesses: []nexudussim.Business{{Base: nexudussim.Base{Id: business}, Name: "E2E", TimeZone: "Europe/Madrid"}},
 		Resources: []nexudussim.Resource{{Base: nexudussim.Base{Id: roomID}, BusinessId: business, Name: "Room"},
 			{Base: nexudussim.Base{Id: boothID}, BusinessId: business, Name: "Booth"}},
 		TimePasses:     []nexudussim.TimePass{{Base: nexudussim.Base{Id: dayPassID}, Name: "Day pass"}},
@@ -216,6 +304,6 @@ func (e *env) never(what string, d time.Duration, cond func() bool) {
 	}
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }

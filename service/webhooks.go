@@ -18,9 +18,9 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/nexsalto/nexsalto/access"
+	"github.com/nexsalto/nexsalto/activities"
 	"github.com/nexsalto/nexsalto/nexudus"
 )
 
@@ -159,19 +159,11 @@ func (h *Webhooks) deliver(ctx context.Context, rec nexudus.Record) ([]string, e
 	return []string{ref.WorkflowID()}, nil
 }
 
-// StartOrSignal tells an entitlement workflow to read its entity again, starting it when none runs.
+// StartOrSignal tells an entitlement workflow to read its entity again, starting it when none runs. A run
+// started for an entity that already ended reads that and finishes, so this never resurrects access; the
+// change poller and reconciliation start entitlements the same way (activities.StartEntitlement).
 func StartOrSignal(ctx context.Context, c client.Client, taskQueue string, ref access.Ref) error {
-	opts := client.StartWorkflowOptions{
-		ID:        ref.WorkflowID(),
-		TaskQueue: taskQueue,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			access.SAKind.ValueSet(string(ref.Kind)),
-		),
-		StaticSummary: fmt.Sprintf("Nexudus %s %d", ref.Kind, ref.ID),
-	}
-	_, err := c.SignalWithStartWorkflow(ctx, ref.WorkflowID(), access.SignalChanged, nil, opts,
-		ref.Kind.WorkflowType(), access.EntitlementInput{Ref: ref})
-	return err
+	return activities.StartEntitlement(ctx, c, taskQueue, ref)
 }
 
 // coworkerChanged refreshes the customer workflows of a coworker (new email or access card). A coworker

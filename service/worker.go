@@ -20,8 +20,11 @@ import (
 )
 
 // NewSaltoClient builds the Salto KS client from the configuration.
-func NewSaltoClient(c config.Salto) (*salto.Client, error) {
-	return salto.New(salto.Config{
+func NewSaltoClient(c config.Salto) (*salto.Client, error) { return salto.New(SaltoConfig(c)) }
+
+// SaltoConfig is the client configuration of the configuration's salto section.
+func SaltoConfig(c config.Salto) salto.Config {
+	return salto.Config{
 		APIURL:            c.APIURL,
 		TokenURL:          c.TokenURL,
 		AuthorizeURL:      c.AuthorizeURL,
@@ -33,7 +36,7 @@ func NewSaltoClient(c config.Salto) (*salto.Client, error) {
 		Password:          c.Password,
 		TokenFile:         c.TokenFile,
 		RequestsPerSecond: c.RequestsPerSecond,
-	})
+	}
 }
 
 // NewNexudusClient builds the Nexudus client from the configuration.
@@ -57,6 +60,9 @@ type Worker struct {
 	Logger   *slog.Logger
 	// WorkerOptions tune the Temporal worker (tests and benchmarks); zero is the SDK's defaults.
 	WorkerOptions worker.Options
+	// NoSyncWorkflows leaves the change pollers, presence tracking and reconcile Schedules alone at start (a
+	// second worker process, or a test that starts them itself).
+	NoSyncWorkflows bool
 
 	worker   worker.Worker
 	server   *http.Server
@@ -82,6 +88,10 @@ func (w *Worker) Start() error {
 		w.Logger = slog.Default()
 	}
 	cfg := w.Config
+	// Process-wide, and read when the first worker of the process starts (see config.Temporal).
+	if n := cfg.Temporal.MaxCachedWorkflows; n > 0 {
+		worker.SetStickyWorkflowCacheSize(n)
+	}
 	w.worker = worker.New(w.Temporal, cfg.Temporal.TaskQueue, w.WorkerOptions)
 	workflows.Register(w.worker)
 	acts := &activities.Activities{
@@ -90,6 +100,15 @@ func (w *Worker) Start() error {
 	acts.Register(w.worker)
 	if err := w.worker.Start(); err != nil {
 		return fmt.Errorf("start temporal worker: %w", err)
+	}
+	if !w.NoSyncWorkflows {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := StartSyncWorkflows(ctx, w.Temporal, cfg)
+		cancel()
+		if err != nil {
+			w.worker.Stop()
+			return fmt.Errorf("start change pollers, presence tracking and reconcile schedules: %w", err)
+		}
 	}
 	ln, err := net.Listen("tcp", cfg.Webhooks.Listen)
 	if err != nil {

@@ -19,12 +19,16 @@ import (
 	"github.com/nexsalto/nexsalto/access"
 )
 
-// Register registers the entitlement workflow under each kind's type name and the customer workflow.
+// Register registers the entitlement workflow under each kind's type name, the customer workflow, and the
+// change poller, reconciliation and presence tracking.
 func Register(r worker.WorkflowRegistry) {
 	for _, k := range access.Kinds {
 		r.RegisterWorkflowWithOptions(EntitlementAccess, workflow.RegisterOptions{Name: k.WorkflowType()})
 	}
 	r.RegisterWorkflowWithOptions(CustomerAccess, workflow.RegisterOptions{Name: access.WorkflowCustomer})
+	r.RegisterWorkflowWithOptions(ChangePoller, workflow.RegisterOptions{Name: access.WorkflowPoller})
+	r.RegisterWorkflowWithOptions(Reconcile, workflow.RegisterOptions{Name: access.WorkflowReconcile})
+	r.RegisterWorkflowWithOptions(PresenceTracking, workflow.RegisterOptions{Name: access.WorkflowPresence})
 }
 
 const (

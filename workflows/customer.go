@@ -36,6 +36,7 @@ type customerRun struct {
 	st                       access.CustomerState
 	loc                      access.Location
 	grants, revokes, changes workflow.ReceiveChannel
+	repairs                  workflow.ReceiveChannel
 	problems                 problemRecorder
 	lastSignal               time.Time
 	sa                       saValues
@@ -53,6 +54,7 @@ func newCustomerRun(ctx workflow.Context, in access.CustomerInput) (*customerRun
 		grants:  workflow.GetSignalChannel(ctx, access.SignalGrant),
 		revokes: workflow.GetSignalChannel(ctx, access.SignalRevoke),
 		changes: workflow.GetSignalChannel(ctx, access.SignalChanged),
+		repairs: workflow.GetSignalChannel(ctx, access.SignalRepair),
 	}
 	if in.State != nil {
 		w.st = *in.State
@@ -132,7 +134,13 @@ func (w *customerRun) drain(ctx workflow.Context) bool {
 	for w.changes.ReceiveAsync(nil) {
 		changed = true
 	}
-	if len(msgs) == 0 && !changed {
+	var repairs []access.Repair
+	var r access.Repair
+	for w.repairs.ReceiveAsync(&r) {
+		repairs = append(repairs, r)
+		r = access.Repair{}
+	}
+	if len(msgs) == 0 && !changed && len(repairs) == 0 {
 		return false
 	}
 	slices.SortStableFunc(msgs, func(a, b msg) int { return a.c.AsOf.Compare(b.c.AsOf) })
@@ -154,7 +162,51 @@ func (w *customerRun) drain(ctx workflow.Context) bool {
 		}
 		w.note(now, access.Change{Action: access.ActionChanged, Reason: "coworker changed in Nexudus"})
 	}
+	// Repairs after the ledger changes: they describe Salto, which the ledger is then applied against.
+	slices.SortStableFunc(repairs, func(a, b access.Repair) int { return a.AsOf.Compare(b.AsOf) })
+	for _, r := range repairs {
+		w.applyRepair(now, r)
+	}
 	return true
+}
+
+// applyRepair takes what reconciliation saw in Salto as what this workflow has applied there, so the next
+// steps re-add what is missing and remove what the ledger does not hold. It never changes the ledger: access
+// is given only by entitlements.
+func (w *customerRun) applyRepair(now time.Time, r access.Repair) {
+	u := w.st.User
+	switch {
+	case r.User != nil && !r.User.Known():
+		return
+	case r.User != nil && u == nil:
+		// A Salto user this run does not know (a fresh run, or one deleted by policy that came back by hand):
+		// take it, so its memberships can be removed and the policy applied.
+		adopted := *r.User
+		w.st.User, u = &adopted, &adopted
+		w.st.Applied = nil
+		w.note(now, access.Change{Action: access.ActionUserLinked,
+			Reason: "Salto user " + u.SiteUserID + " (platform " + u.PlatformUserID + ") found by reconciliation"})
+	case r.User == nil && u != nil, r.User != nil && u.PlatformUserID != r.User.PlatformUserID:
+		// Reconciliation matched another user, or none: link again, which finds out which one is right; the
+		// next reconciliation compares again.
+		w.st.Refresh = true
+		w.note(now, access.Change{Action: access.ActionRepair, Reason: r.Reason + " (the Salto user differs: linking again)"})
+		return
+	}
+	if u != nil {
+		u.Suspended = r.User.Suspended
+		owned := map[string]bool{}
+		for _, g := range r.Owned {
+			owned[g] = true
+		}
+		// Groups outside the owned ones are not what reconciliation looked at: keep them as they are.
+		applied := slices.DeleteFunc(slices.Clone(w.st.Applied), func(g string) bool { return owned[g] })
+		w.st.Applied = normalizeGroups(append(applied, r.Observed...))
+		if r.NothingLeft && len(w.st.Ledger) == 0 {
+			w.st.PolicyDue = true
+		}
+	}
+	w.note(now, access.Change{Action: access.ActionRepair, Groups: normalizeGroups(r.Observed), Reason: r.Reason})
 }
 
 func (w *customerRun) note(now time.Time, c access.Change) {
@@ -511,6 +563,7 @@ func (w *customerRun) addSignals(ctx workflow.Context, sel workflow.Selector) {
 	sel.AddReceive(w.grants, take)
 	sel.AddReceive(w.revokes, take)
 	sel.AddReceive(w.changes, take)
+	sel.AddReceive(w.repairs, take)
 }
 
 // nextExpiry is the earliest Until in the ledger and the entitlement it belongs to.
