@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -38,10 +37,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 )
 
-const (
-	clusterName         = "active"
-	visibilityStoreName = "sqlite-visibility"
-)
+const clusterName = "active"
 
 // Options configures an embedded server. The zero value is an in-memory server on free loopback ports, without UI.
 type Options struct {
@@ -110,7 +106,6 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		ConnectAttributes: map[string]string{},
 		DatabaseName:      opts.DataFile,
 	}
-	fresh := opts.DataFile == ""
 	if opts.DataFile == "" {
 		// A shared in-memory database needs a name unique to this process and server; the SQLite plugin
 		// creates the schema itself in memory mode.
@@ -123,7 +118,6 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 			return nil, fmt.Errorf("data folder: %w", err)
 		}
 		if _, statErr := os.Stat(opts.DataFile); errors.Is(statErr, os.ErrNotExist) {
-			fresh = true
 			if err := sqliteschema.SetupSchema(sqlCfg); err != nil {
 				return nil, fmt.Errorf("set up schema in %s: %w", opts.DataFile, err)
 			}
@@ -137,11 +131,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("create namespace %q: %w", opts.Namespace, err)
 	}
 
-	visCfg, err := visibilityStore(opts, sqlCfg, fresh)
-	if err != nil {
-		return nil, err
-	}
-	cfg, hosts, err := serverConfig(opts, sqlCfg, visCfg)
+	cfg, hosts, err := serverConfig(opts, sqlCfg)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +141,10 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		temporal.ForServices(temporal.DefaultServices),
 		temporal.WithStaticHosts(hosts),
 		temporal.WithLogger(logger),
-		temporal.WithDynamicConfigClient(dynConfig()),
+		temporal.WithDynamicConfigClient(dynamicconfig.StaticClient{
+			// New search attributes must be usable at once, not after the cache's refresh interval.
+			dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): []dynamicconfig.ConstrainedValue{{Value: true}},
+		}),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("create temporal server: %w", err)
@@ -170,46 +163,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	return s, nil
 }
 
-// visibilityStore is the SQLite database of the visibility store (what lists and counts workflows by search
-// attribute). The SQLite plugin gives each database a single connection shared by every service, and a visibility
-// write (one row with some sixty indexes and full-text triggers) costs about ten times a history write, so in
-// the main database it holds up every workflow and task update behind it: at twenty new bookings a second the
-// history path queued for seconds. Its own database has its own connection, so visibility catches up in the
-// background, as it does on a real cluster. A data file created before the split keeps its visibility in the
-// data file (a new, empty visibility file would hide every existing workflow from lists).
-func visibilityStore(opts Options, main *config.SQL, fresh bool) (*config.SQL, error) {
-	vis := &config.SQL{PluginName: main.PluginName, ConnectAttributes: maps.Clone(main.ConnectAttributes),
-		DatabaseName: main.DatabaseName + "-visibility"}
-	if os.Getenv("XX_SHARED_VIS") != "" {
-		return main, nil
-	}
-	if opts.DataFile == "" {
-		return vis, nil // the plugin creates the schema of an in-memory database itself
-	}
-	if _, err := os.Stat(vis.DatabaseName); errors.Is(err, os.ErrNotExist) {
-		if !fresh {
-			return main, nil
-		}
-		if err := sqliteschema.SetupSchema(vis); err != nil {
-			return nil, fmt.Errorf("set up schema in %s: %w", vis.DatabaseName, err)
-		}
-	}
-	return vis, nil
-}
-
-func dynConfig() dynamicconfig.StaticClient {
-	dc := dynamicconfig.StaticClient{
-		// New search attributes must be usable at once, not after the cache's refresh interval.
-		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): []dynamicconfig.ConstrainedValue{{Value: true}},
-	}
-	if os.Getenv("XX_PART1") != "" {
-		dc[dynamicconfig.MatchingNumTaskqueueReadPartitions.Key()] = []dynamicconfig.ConstrainedValue{{Value: 1}}
-		dc[dynamicconfig.MatchingNumTaskqueueWritePartitions.Key()] = []dynamicconfig.ConstrainedValue{{Value: 1}}
-	}
-	return dc
-}
-
-func serverConfig(opts Options, sqlCfg, visCfg *config.SQL) (*config.Config, map[primitives.ServiceName]static.Hosts, error) {
+func serverConfig(opts Options, sqlCfg *config.SQL) (*config.Config, map[primitives.ServiceName]static.Hosts, error) {
 	ports := map[primitives.ServiceName]int{primitives.FrontendService: opts.FrontendPort}
 	for _, svc := range []primitives.ServiceName{primitives.HistoryService, primitives.MatchingService, primitives.WorkerService} {
 		p, err := freePort(opts.IP)
@@ -231,10 +185,9 @@ func serverConfig(opts Options, sqlCfg, visCfg *config.SQL) (*config.Config, map
 		},
 		Persistence: config.Persistence{
 			DefaultStore:     sqliteplugin.PluginName,
-			VisibilityStore:  visibilityStoreName,
+			VisibilityStore:  sqliteplugin.PluginName,
 			NumHistoryShards: 1,
-			DataStores: map[string]config.DataStore{sqliteplugin.PluginName: {SQL: sqlCfg},
-				visibilityStoreName: {SQL: visCfg}},
+			DataStores:       map[string]config.DataStore{sqliteplugin.PluginName: {SQL: sqlCfg}},
 		},
 		ClusterMetadata: &cluster.Config{
 			EnableGlobalNamespace:    false,

@@ -128,10 +128,13 @@ func requireIDs(method, path string, ids ...string) error {
 
 // call does one API request: rate limit, bearer token, and one retry with a refreshed token after a 401.
 // body, when not nil, is sent as JSON. The response is returned only for 2xx statuses.
+//
+// Timeout bounds each request, not the wait for a slot of the client-side rate limit before it: only ctx
+// bounds that. A burst of calls (a thousand grants due at one instant, at 20 requests a second) then queues
+// for as long as the caller allows, instead of failing every call that would wait more than Timeout and
+// leaving the slots of the next seconds unused while the callers back off.
 func (c *Client) call(ctx context.Context, method string, u *url.URL, body any) (*resty.Response, error) {
 	path := u.Path
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())
-	defer cancel() // resty has read the whole body by the time Execute returns
 	var payload []byte
 	if body != nil {
 		var err error
@@ -151,15 +154,18 @@ func (c *Client) call(ctx context.Context, method string, u *url.URL, body any) 
 				return nil, e
 			}
 		}
-		tok, err := c.tokens.accessToken(ctx, rejected)
+		rctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())
+		tok, err := c.tokens.accessToken(rctx, rejected)
 		if err != nil {
+			cancel()
 			return nil, err
 		}
-		req := c.http.R().SetContext(ctx).SetAuthToken(tok.AccessToken).SetHeader("Accept", "application/json")
+		req := c.http.R().SetContext(rctx).SetAuthToken(tok.AccessToken).SetHeader("Accept", "application/json")
 		if payload != nil {
 			req.SetHeader("Content-Type", "application/json").SetBody(payload)
 		}
 		resp, err := req.Execute(method, u.String())
+		cancel() // resty has read the whole body by the time Execute returns
 		if err != nil {
 			return nil, transportError(method, path, err)
 		}

@@ -36,7 +36,7 @@ type Config struct {
 	TokenFile   string // where the refresh token lives; empty keeps tokens in memory only
 
 	RequestsPerSecond float64       // client-side rate limit; 0 = unlimited
-	Timeout           time.Duration // per API call; 0 = DefaultTimeout
+	Timeout           time.Duration // per API request, not counting the wait for the rate limit; 0 = DefaultTimeout
 	HTTPClient        *http.Client  // optional; never modified
 }
 
