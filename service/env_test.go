@@ -7,9 +7,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"strconv"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
