@@ -6,10 +6,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
 
@@ -203,10 +201,6 @@ func (e *env) startWorker() {
 		e.t.Fatal(err)
 	}
 	e.worker.WorkerOptions = worker.Options{}
-	if v, _ := strconv.Atoi(os.Getenv("XX_WFT_POLLERS")); v > 0 {
-		e.worker.WorkerOptions.MaxConcurrentWorkflowTaskPollers = v
-		e.worker.WorkerOptions.MaxConcurrentActivityTaskPollers = v
-	}
 	e.worker.NoSyncWorkflows = e.noSync
 	if err := e.worker.Start(); err != nil {
 		e.t.Fatal(err)
