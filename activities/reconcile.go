@@ -753,6 +753,7 @@ func (a *Activities) signalWithStartCustomer(ctx context.Context, key access.Cus
 			access.SALocation.ValueSet(strconv.FormatInt(key.LocationID, 10)),
 		),
 		StaticSummary: fmt.Sprintf("Customer %d at location %d", key.CoworkerID, key.LocationID),
+		Priority:      temporal.Priority{PriorityKey: access.CustomerPriorityKey},
 	}
 	_, err := a.Temporal.SignalWithStartWorkflow(ctx, key.WorkflowID(), signal, payload, opts,
 		access.WorkflowCustomer, access.NewCustomerInput(key))

@@ -14,17 +14,21 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
 	uiserver "github.com/temporalio/ui-server/v2/server"
 	uiconfig "github.com/temporalio/ui-server/v2/server/config"
 	"github.com/temporalio/ui-server/v2/server/server_options"
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	namespacepb "go.temporal.io/api/namespace/v1"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
+	sdktemporal "go.temporal.io/sdk/temporal"
 	"go.temporal.io/server/common/cluster"
 	"go.temporal.io/server/common/config"
 	"go.temporal.io/server/common/dynamicconfig"
@@ -37,7 +41,10 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 )
 
-const clusterName = "active"
+const (
+	clusterName      = "active"
+	namespaceRefresh = time.Second
+)
 
 // Options configures an embedded server. The zero value is an in-memory server on free loopback ports, without UI.
 type Options struct {
@@ -65,6 +72,7 @@ type Server struct {
 	opts     Options
 	temporal temporal.Server
 	ui       *uiserver.Server
+	dyn      *dynamicConfig
 	hostPort string
 	uiAddr   string
 }
@@ -114,6 +122,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		sqlCfg.DatabaseName = fmt.Sprintf("devserver-%d-%d", os.Getpid(), time.Now().UnixNano())
 	} else {
 		sqlCfg.ConnectAttributes["mode"] = "rwc"
+		sqlCfg.ConnectAttributes["journal_mode"] = "wal"
+		sqlCfg.ConnectAttributes["synchronous"] = "normal"
+		sqlCfg.ConnectAttributes["busy_timeout"] = "10000"
 		if err := os.MkdirAll(filepath.Dir(opts.DataFile), 0o755); err != nil {
 			return nil, fmt.Errorf("data folder: %w", err)
 		}
@@ -136,15 +147,19 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, err
 	}
 	logger := log.NewZapLogger(log.BuildZapLogger(log.Config{Level: opts.LogLevel, Stdout: false}))
+	dyn := &dynamicConfig{static: dynamicconfig.StaticClient{
+		// One matching host: partitions only add forwarding between them.
+		dynamicconfig.MatchingNumTaskqueueReadPartitions.Key():  []dynamicconfig.ConstrainedValue{{Value: 1}},
+		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key(): []dynamicconfig.ConstrainedValue{{Value: 1}},
+		// Namespace changes (such as new search attributes' column mapping) reach every service within a second.
+		dynamicconfig.NamespaceCacheRefreshInterval.Key(): []dynamicconfig.ConstrainedValue{{Value: namespaceRefresh}},
+	}}
 	ts, err := temporal.NewServer(
 		temporal.WithConfig(cfg),
 		temporal.ForServices(temporal.DefaultServices),
 		temporal.WithStaticHosts(hosts),
 		temporal.WithLogger(logger),
-		temporal.WithDynamicConfigClient(dynamicconfig.StaticClient{
-			// New search attributes must be usable at once, not after the cache's refresh interval.
-			dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): []dynamicconfig.ConstrainedValue{{Value: true}},
-		}),
+		temporal.WithDynamicConfigClient(dyn),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("create temporal server: %w", err)
@@ -152,7 +167,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err := ts.Start(); err != nil {
 		return nil, fmt.Errorf("start temporal server: %w", err)
 	}
-	s := &Server{opts: opts, temporal: ts, hostPort: net.JoinHostPort(opts.IP, strconv.Itoa(opts.FrontendPort))}
+	s := &Server{opts: opts, temporal: ts, dyn: dyn, hostPort: net.JoinHostPort(opts.IP, strconv.Itoa(opts.FrontendPort))}
 	if err := s.prepareNamespace(ctx); err != nil {
 		_ = ts.Stop()
 		return nil, err
@@ -232,6 +247,7 @@ func (s *Server) prepareNamespace(ctx context.Context) error {
 		return fmt.Errorf("set retention on %q: %w", s.opts.Namespace, err)
 	}
 	if len(s.opts.SearchAttributes) == 0 {
+		s.dyn.settled.Store(true)
 		return nil
 	}
 	op := c.OperatorService()
@@ -250,6 +266,7 @@ func (s *Server) prepareNamespace(ctx context.Context) error {
 		missing[name] = typ
 	}
 	if len(missing) == 0 {
+		s.dyn.settled.Store(true) // already in the database before any cache was filled
 		return nil
 	}
 	_, err = op.AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
@@ -258,7 +275,88 @@ func (s *Server) prepareNamespace(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("add search attributes: %w", err)
 	}
+	if err := s.probeSearchAttributes(ctx, c); err != nil {
+		return fmt.Errorf("search attributes not usable yet: %w", err)
+	}
+	// The namespace caches (which map the attributes to columns) refresh on their own interval; the forced
+	// reads stop once each has refreshed at least once since the attributes were added.
+	time.AfterFunc(3*namespaceRefresh, func() { s.dyn.settled.Store(true) })
 	return nil
+}
+
+// probeSearchAttributes makes the frontend and history services read the new search attributes, through a
+// workflow started with all of them (frontend validates them, history writes its visibility record) and found by a
+// visibility query, then deletes it. Until then every read of their caches goes to the database (see
+// dynamicConfig); afterwards the caches hold the new attributes.
+func (s *Server) probeSearchAttributes(ctx context.Context, c client.Client) error {
+	var sas []sdktemporal.SearchAttributeUpdate
+	for name, typ := range s.opts.SearchAttributes {
+		switch typ {
+		case enumspb.INDEXED_VALUE_TYPE_KEYWORD:
+			sas = append(sas, sdktemporal.NewSearchAttributeKeyKeyword(name).ValueSet("probe"))
+		case enumspb.INDEXED_VALUE_TYPE_TEXT:
+			sas = append(sas, sdktemporal.NewSearchAttributeKeyString(name).ValueSet("probe"))
+		case enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST:
+			sas = append(sas, sdktemporal.NewSearchAttributeKeyKeywordList(name).ValueSet([]string{"probe"}))
+		case enumspb.INDEXED_VALUE_TYPE_INT:
+			sas = append(sas, sdktemporal.NewSearchAttributeKeyInt64(name).ValueSet(1))
+		case enumspb.INDEXED_VALUE_TYPE_DOUBLE:
+			sas = append(sas, sdktemporal.NewSearchAttributeKeyFloat64(name).ValueSet(1))
+		case enumspb.INDEXED_VALUE_TYPE_BOOL:
+			sas = append(sas, sdktemporal.NewSearchAttributeKeyBool(name).ValueSet(true))
+		case enumspb.INDEXED_VALUE_TYPE_DATETIME:
+			sas = append(sas, sdktemporal.NewSearchAttributeKeyTime(name).ValueSet(time.Now().UTC()))
+		}
+	}
+	id := "devserver-search-attributes-" + uuid.NewString()
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: "devserver-probe",
+		TypedSearchAttributes: sdktemporal.NewSearchAttributes(sas...)}, "devserver-probe")
+	if err != nil {
+		return err
+	}
+	wf := c.WorkflowService()
+	for {
+		resp, err := wf.ListWorkflowExecutions(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Namespace: s.opts.Namespace, Query: "WorkflowId = '" + id + "'"})
+		if err == nil && len(resp.GetExecutions()) == 1 &&
+			len(resp.GetExecutions()[0].GetSearchAttributes().GetIndexedFields()) >= len(sas) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("probe workflow %s not visible: %w", id, errors.Join(ctx.Err(), err))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	_, err = wf.DeleteWorkflowExecution(ctx, &workflowservice.DeleteWorkflowExecutionRequest{Namespace: s.opts.Namespace,
+		WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: id, RunId: run.GetRunID()}})
+	return err
+}
+
+// dynamicConfig is the server's dynamic configuration: static values, and the search-attribute cache forced
+// to read the database on every read until the attributes registered at start are known to every service.
+// Forcing it for the server's whole life costs a database read under a lock on every visibility write, which
+// was the largest single cost of a webhook in the benchmarks.
+type dynamicConfig struct {
+	static  dynamicconfig.StaticClient
+	settled atomic.Bool
+}
+
+var (
+	forceSACacheRefresh = dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key()
+	forceOn             = []dynamicconfig.ConstrainedValue{{Value: true}}
+)
+
+func (d *dynamicConfig) GetValue(key dynamicconfig.Key) []dynamicconfig.ConstrainedValue {
+	if key == forceSACacheRefresh {
+		if d.settled.Load() {
+			return nil
+		}
+		return forceOn
+	}
+	return d.static.GetValue(key)
 }
 
 // dial connects a client, retrying while the freshly started frontend is not yet serving.

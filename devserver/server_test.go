@@ -11,7 +11,9 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 )
@@ -133,5 +135,68 @@ func TestInMemoryServerIsIsolated(t *testing.T) {
 	}
 	if a.UIURL() != "" {
 		t.Fatal("UI should be disabled")
+	}
+}
+
+// TestNewSearchAttributesUsableAtOnce: search attributes registered by Start can be set by the very next
+// request, the probe that made every service read them leaves no workflow behind, and once the namespace caches
+// have refreshed the server stops reading them from the database on every use (a cost on every visibility write).
+func TestNewSearchAttributesUsableAtOnce(t *testing.T) {
+	ctx := context.Background()
+	attrs := map[string]enumspb.IndexedValueType{"AccessKind": enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		"GrantAt": enumspb.INDEXED_VALUE_TYPE_DATETIME}
+	srv, err := Start(ctx, Options{UIPort: -1, SearchAttributes: attrs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = srv.Stop() }()
+	c, err := srv.NewClient(ctx, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := func(id string) {
+		t.Helper()
+		_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: "nobody",
+			TypedSearchAttributes: temporal.NewSearchAttributes(
+				temporal.NewSearchAttributeKeyKeyword("AccessKind").ValueSet("booking"),
+				temporal.NewSearchAttributeKeyTime("GrantAt").ValueSet(time.Now()))}, "Anything")
+		if err != nil {
+			t.Fatalf("start %s with the new search attributes: %v", id, err)
+		}
+	}
+	start("at-once")
+	if forced := srv.dyn.GetValue(forceSACacheRefresh); len(forced) == 0 {
+		t.Fatal("search attribute caches not forced while the namespace caches may lag")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !srv.dyn.settled.Load() {
+		if time.Now().After(deadline) {
+			t.Fatal("search attribute caches still forced after 10 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if forced := srv.dyn.GetValue(forceSACacheRefresh); len(forced) != 0 {
+		t.Fatalf("still forced: %v", forced)
+	}
+	start("from-cache")
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: "AccessKind = 'booking'"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		all, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.GetExecutions()) == 2 && len(all.GetExecutions()) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("listed %d by attribute, %d in all (want 2 and 2: no probe left)", len(resp.GetExecutions()),
+				len(all.GetExecutions()))
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -707,8 +707,11 @@ func BenchmarkThousandGrantsAtOneInstant(b *testing.B) {
 	b.Logf("grants per 5 s after T: %v", buckets)
 	// Workflow tasks that timed out before a worker took them (sticky queue of a worker that is gone, or a
 	// worker too busy to poll) in a sample of the customer workflows.
+	// Where the time goes, from the same sample: T → the booking's signal reaching the customer workflow (timer
+	// tasks, booking workflow tasks) and that signal → the grant (customer workflow task, rate limit, Salto).
 	timedOut, sampled := 0, 0
-	for _, id := range ids[:50] {
+	var toSignal, toGrant []time.Duration
+	for i, id := range ids[:50] {
 		wfID := access.CustomerKey{LocationID: business, CoworkerID: int64(id)}.WorkflowID()
 		iter := e.tc.GetWorkflowHistory(e.ctx, wfID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 		for iter.HasNext() {
@@ -716,11 +719,55 @@ func BenchmarkThousandGrantsAtOneInstant(b *testing.B) {
 			if err != nil {
 				break
 			}
-			if ev.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT {
+			switch ev.GetEventType() {
+			case enumspb.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
 				timedOut++
+			case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+				if at := ev.GetEventTime().AsTime(); !at.Before(T) {
+					toSignal = append(toSignal, at.Sub(T))
+					if g, ok := rec.at(gBooth, platform[i]); ok {
+						toGrant = append(toGrant, g.Sub(at))
+					}
+				}
 			}
 		}
 		sampled++
 	}
-	b.Logf("workflow tasks timed out before a worker started them: %d in %d customer workflows", timedOut, sampled)
+	// The bookings' grant timers (a timer runs from when the server takes the command, so a late workflow task
+	// moves it) and their workflow tasks after T that timed out before a worker took them.
+	var drift, fired []time.Duration
+	bookingTimeouts := 0
+	for _, ref := range refs[:50] {
+		iter := e.tc.GetWorkflowHistory(e.ctx, ref.WorkflowID(), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		var due time.Time
+		for iter.HasNext() {
+			ev, err := iter.Next()
+			if err != nil {
+				break
+			}
+			switch ev.GetEventType() {
+			case enumspb.EVENT_TYPE_TIMER_STARTED:
+				if due.IsZero() {
+					due = ev.GetEventTime().AsTime().Add(ev.GetTimerStartedEventAttributes().GetStartToFireTimeout().AsDuration())
+					drift = append(drift, due.Sub(T))
+				}
+			case enumspb.EVENT_TYPE_TIMER_FIRED:
+				if len(fired) < len(drift) {
+					fired = append(fired, ev.GetEventTime().AsTime().Sub(due))
+				}
+			case enumspb.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
+				bookingTimeouts++
+			}
+		}
+	}
+	slices.Sort(drift)
+	slices.Sort(fired)
+	b.Logf("50 booking workflows: grant timer due T + p50 %.1f s (max %.1f s), fired p50 %.1f s after due; "+
+		"workflow tasks timed out before a worker took them: %d", percentile(drift, .5).Seconds(),
+		percentile(drift, 1).Seconds(), percentile(fired, .5).Seconds(), bookingTimeouts)
+	slices.Sort(toSignal)
+	slices.Sort(toGrant)
+	b.Logf("in %d customer workflows: T → booking's signal p50 %.1f s, max %.1f s; signal → grant p50 %.1f s, max %.1f s; "+
+		"workflow tasks timed out before a worker started them: %d", sampled, percentile(toSignal, .5).Seconds(),
+		percentile(toSignal, 1).Seconds(), percentile(toGrant, .5).Seconds(), percentile(toGrant, 1).Seconds(), timedOut)
 }

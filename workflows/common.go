@@ -37,6 +37,9 @@ const (
 	// A Retry-After from the activity (NextRetryDelay) overrides the backoff.
 	saltoAttemptTimeout = time.Minute
 	saltoMaxInterval    = 2 * time.Minute
+	// A Salto call tried as a local activity gets one short attempt, well inside a workflow task's timeout;
+	// the rate limiter refuses at once a slot further away than this.
+	saltoLocalTimeout = 3 * time.Second
 
 	// A Nexudus read is bounded: a read that keeps failing must not hold up a revoke timer. The workflow
 	// keeps what it knew and reads again later.
@@ -68,6 +71,15 @@ func saltoContext(ctx workflow.Context, loc access.Location, summary string) wor
 		TaskQueue:           loc.SaltoTaskQueue,
 		StartToCloseTimeout: saltoAttemptTimeout,
 		RetryPolicy:         saltoRetryPolicy(),
+		Summary:             summary,
+	})
+}
+
+// saltoLocalContext sets the options of a Salto call's single attempt as a local activity.
+func saltoLocalContext(ctx workflow.Context, summary string) workflow.Context {
+	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: saltoLocalTimeout,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 1},
 		Summary:             summary,
 	})
 }

@@ -540,7 +540,27 @@ func (w *customerRun) problem(ctx workflow.Context, desc string) {
 // call runs one Salto activity while still taking signals into the ledger. When keep turns false (the group
 // being added is no longer wanted) the activity is cancelled; removes, suspends and deletes pass no keep and
 // always run to the end.
+//
+// From CustomerRevisionLocalCalls on, the call is tried first as a local activity: a grant then costs no
+// workflow task of its own, which is most of what a webhook costs the server. Only a success or a failure
+// retrying cannot fix is taken from it; anything else (no rate slot within a few seconds, Salto slow or
+// down, a 429) goes on to the regular activity and its retries that never give up. Salto calls are safe to
+// repeat, so one that succeeded unseen in the local attempt is harmless.
 func (w *customerRun) call(ctx workflow.Context, name string, in, out any, summary string, keep func() bool) error {
+	if w.in.Revision >= access.CustomerRevisionLocalCalls {
+		err := workflow.ExecuteLocalActivity(saltoLocalContext(ctx, summary), name, in).Get(ctx, out)
+		if err == nil || access.IsFinal(err) {
+			return err
+		}
+		var appErr *temporal.ApplicationError
+		if errors.As(err, &appErr) && appErr.NextRetryDelay() > 0 {
+			// Salto asked for a pause (429 Retry-After): the regular activity must not call again before it.
+			w.pause(ctx, appErr.NextRetryDelay(), summary)
+			if ctx.Err() != nil || (keep != nil && !keep()) {
+				return temporal.NewCanceledError("no longer wanted")
+			}
+		}
+	}
 	actx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
 	f := workflow.ExecuteActivity(saltoContext(actx, w.loc, summary), name, in)
@@ -638,7 +658,7 @@ func (w *customerRun) continueAsNew(ctx workflow.Context) error {
 		Reason: "history length " + strconv.Itoa(workflow.GetInfo(ctx).GetCurrentHistoryLength())})
 	st := w.st
 	return workflow.NewContinueAsNewError(ctx, workflow.GetInfo(ctx).WorkflowType.Name,
-		access.CustomerInput{Customer: w.in.Customer, State: &st, Tuning: w.in.Tuning})
+		access.CustomerInput{Customer: w.in.Customer, State: &st, Tuning: w.in.Tuning, Revision: w.in.Revision})
 }
 
 func (w *customerRun) state() access.State {

@@ -82,7 +82,7 @@ func checkCalls(t *testing.T, got []saltoCall, want ...wantCall) {
 // knownUser is a customer whose Salto user exists and whose customer workflow already holds its ids.
 func knownUser(w *world) access.CustomerInput {
 	u := w.addUser("ada@example.com", "TAG-0042")
-	return access.CustomerInput{Customer: customer, State: &access.CustomerState{Customer: customer,
+	return access.CustomerInput{Customer: customer, Revision: access.CustomerRevision, State: &access.CustomerState{Customer: customer,
 		User: &access.SaltoUser{SiteID: siteID, SiteUserID: u.SiteUserID, PlatformUserID: u.PlatformID}}}
 }
 
@@ -480,5 +480,67 @@ func TestMissingEmailIsAProblem(t *testing.T) {
 	}
 	if len(w.callsOf("add", "create")) != 0 || st.User != nil {
 		t.Errorf("calls %+v", w.callsOf())
+	}
+}
+
+// Salto calls run as local activities inside the workflow task when they succeed at once; a transient failure
+// goes on to the regular activity and its retries, a final one does not; runs started before that revision
+// keep regular activities (they replay as they were recorded).
+func TestSaltoCallsTryLocalActivityFirst(t *testing.T) {
+	add, ensure := access.ActivityAddToGroup, access.ActivityEnsureSaltoUser
+	cases := []struct {
+		name                 string
+		revision             int
+		transient            int
+		final                bool
+		local, regular       int
+		wantCalls            []string
+		wantProblem, noLocal bool
+	}{
+		{name: "succeeds locally", revision: access.CustomerRevision, local: 1, regular: 0,
+			wantCalls: []string{"add"}},
+		{name: "transient failure goes on as a regular activity", revision: access.CustomerRevision, transient: 2,
+			local: 1, regular: 1, wantCalls: []string{"add-failed", "add-failed", "add"}},
+		{name: "final failure is not retried", revision: access.CustomerRevision, final: true, local: 1, regular: 0,
+			wantCalls: []string{"add-failed"}, wantProblem: true},
+		{name: "older runs keep regular activities", revision: 0, local: 0, regular: 1, wantCalls: []string{"add"},
+			noLocal: true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWorld(t)
+			in := knownUser(w)
+			in.Revision = c.revision
+			w.transient["add"] = c.transient
+			if c.final {
+				w.failAdd["room-a"] = access.NewFinalError(access.ErrSaltoNotFound, "access group room-a not found", nil)
+			}
+			w.grantAt(at(8, 45), "booking-1", at(10, 15), "room-a")
+			w.revokeAt(at(10, 15), "booking-1")
+			runCustomer(t, w, in)
+			counts := w.counts.snapshot()
+			if counts["localActivity:"+add] != c.local || counts["activity:"+add] != c.regular {
+				t.Errorf("adds: %d local, %d regular activities; want %d, %d", counts["localActivity:"+add],
+					counts["activity:"+add], c.local, c.regular)
+			}
+			var ops []string
+			for _, call := range w.callsOf() {
+				if strings.HasPrefix(call.Op, "add") {
+					ops = append(ops, call.Op)
+					if d := call.At.Sub(at(8, 45)); d < 0 || d > 5*time.Second {
+						t.Errorf("%s at %s, want at once", call.Op, call.At.Format(time.TimeOnly))
+					}
+				}
+			}
+			if !slices.Equal(ops, c.wantCalls) {
+				t.Errorf("Salto calls %v, want %v", ops, c.wantCalls)
+			}
+			if p := w.problemList(); (len(p) == 1) != c.wantProblem {
+				t.Errorf("problems %+v", p)
+			}
+			if c.noLocal && counts["localActivity:"+ensure]+counts["localActivity:"+access.ActivityRemoveFromGroup] > 0 {
+				t.Errorf("an older run ran Salto calls as local activities: %v", counts)
+			}
+		})
 	}
 }

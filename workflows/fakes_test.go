@@ -548,6 +548,7 @@ func (o *countingOutbound) NewTimerWithOptions(ctx workflow.Context, d time.Dura
 func (o *countingOutbound) ExecuteActivity(ctx workflow.Context, name string, args ...any) workflow.Future {
 	if !workflow.IsReplaying(ctx) {
 		o.c.add("activity")
+		o.c.add("activity:" + name)
 	}
 	return o.Next.ExecuteActivity(ctx, name, args...)
 }
@@ -555,6 +556,7 @@ func (o *countingOutbound) ExecuteActivity(ctx workflow.Context, name string, ar
 func (o *countingOutbound) ExecuteLocalActivity(ctx workflow.Context, name string, args ...any) workflow.Future {
 	if !workflow.IsReplaying(ctx) {
 		o.c.add("localActivity")
+		o.c.add("localActivity:" + name)
 	}
 	return o.Next.ExecuteLocalActivity(ctx, name, args...)
 }
