@@ -26,8 +26,10 @@ type Activities struct {
 	Salto    *salto.Client
 	Nexudus  *nexudus.Client
 	Temporal client.Client
-	// TaskQueue the customer workflows are started on (the worker's own).
+	// TaskQueue the entitlement workflows are started on (the worker's own).
 	TaskQueue string
+	// CustomerTaskQueue the customer workflows are started on (TaskQueue when empty).
+	CustomerTaskQueue string
 	// Now is the clock for deciding whether an entitlement has ended; nil is time.Now.
 	Now func() time.Time
 

@@ -744,9 +744,13 @@ func noteError(r *access.ApplyResult, msg string) {
 
 // signalWithStartCustomer delivers a signal to a customer workflow, starting it when none runs.
 func (a *Activities) signalWithStartCustomer(ctx context.Context, key access.CustomerKey, signal string, payload any) error {
+	tq := a.CustomerTaskQueue
+	if tq == "" {
+		tq = a.TaskQueue
+	}
 	opts := client.StartWorkflowOptions{
 		ID:        key.WorkflowID(),
-		TaskQueue: a.TaskQueue,
+		TaskQueue: tq,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			access.SAKind.ValueSet(access.KindCustomer),
 			access.SACustomer.ValueSet(strconv.FormatInt(key.CoworkerID, 10)),

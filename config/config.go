@@ -76,6 +76,9 @@ type Temporal struct {
 	Address   string `yaml:"address"`
 	Namespace string `yaml:"namespace"`
 	TaskQueue string `yaml:"task_queue"`
+	// CustomerTaskQueue is where customer workflows (the Salto writers) run, with pollers of their own so that
+	// their tasks never wait behind a backlog of entitlement tasks (default task_queue + "-customers").
+	CustomerTaskQueue string `yaml:"customer_task_queue"`
 	// MaxCachedWorkflows bounds the worker's sticky cache: the workflows it keeps in memory so that their next
 	// task needs no replay (default 2000). Access workflows sleep for hours or days between tasks, so caching
 	// every one of them saves little and costs about 45 kB each: 10,000 sleeping bookings took 500 MB with the
@@ -238,6 +241,9 @@ func (c *Config) ApplyDefaults() {
 	}
 	if c.Temporal.TaskQueue == "" {
 		c.Temporal.TaskQueue = DefaultTaskQueue
+	}
+	if c.Temporal.CustomerTaskQueue == "" {
+		c.Temporal.CustomerTaskQueue = c.Temporal.TaskQueue + "-customers"
 	}
 	if c.Temporal.MaxCachedWorkflows == 0 {
 		c.Temporal.MaxCachedWorkflows = DefaultMaxCachedWorkflows

@@ -57,7 +57,7 @@ func TestParseValid(t *testing.T) {
 	if got := strings.Join(l.OwnedGroups(), ","); got != "g-day,g-office,g-room,g-visitors" {
 		t.Errorf("owned groups = %s", got)
 	}
-	if c.Temporal.Namespace != "default" || c.Temporal.TaskQueue != "access" {
+	if c.Temporal.Namespace != "default" || c.Temporal.TaskQueue != "access" || c.Temporal.CustomerTaskQueue != "access-customers" {
 		t.Errorf("temporal defaults: %+v", c.Temporal)
 	}
 	if c.Salto.Password != "s3cret-salto" || c.Nexudus.WebhookSecret != "s3cret-hook" {

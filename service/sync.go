@@ -221,6 +221,7 @@ func ReconcileResult(ctx context.Context, c client.Client, run ReconcileRun) (ac
 // every entitlement Nexudus gives now is listed as to refresh.
 func ReconcilePlan(ctx context.Context, cfg *config.Config, tc client.Client, sc *salto.Client, nc *nexudus.Client,
 	location int64) (access.ReconcilePlan, error) {
-	a := &activities.Activities{Config: cfg, Salto: sc, Nexudus: nc, Temporal: tc, TaskQueue: cfg.Temporal.TaskQueue}
+	a := &activities.Activities{Config: cfg, Salto: sc, Nexudus: nc, Temporal: tc, TaskQueue: cfg.Temporal.TaskQueue,
+		CustomerTaskQueue: cfg.Temporal.CustomerTaskQueue}
 	return a.BuildReconcilePlan(ctx, location, time.Now())
 }

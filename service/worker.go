@@ -64,7 +64,7 @@ type Worker struct {
 	// second worker process, or a test that starts them itself).
 	NoSyncWorkflows bool
 
-	worker   worker.Worker
+	workers  []worker.Worker
 	server   *http.Server
 	listener net.Listener
 }
@@ -92,27 +92,35 @@ func (w *Worker) Start() error {
 	if n := cfg.Temporal.MaxCachedWorkflows; n > 0 {
 		worker.SetStickyWorkflowCacheSize(n)
 	}
-	w.worker = worker.New(w.Temporal, cfg.Temporal.TaskQueue, w.WorkerOptions)
-	workflows.Register(w.worker)
 	acts := &activities.Activities{
 		Config: cfg, Salto: w.Salto, Nexudus: w.Nexudus, Temporal: w.Temporal, TaskQueue: cfg.Temporal.TaskQueue,
+		CustomerTaskQueue: cfg.Temporal.CustomerTaskQueue,
 	}
-	acts.Register(w.worker)
-	if err := w.worker.Start(); err != nil {
-		return fmt.Errorf("start temporal worker: %w", err)
+	// Two task queues, each with its own pollers: when many entitlements wake at once, the worker drains their
+	// (sticky) backlog first, and customer tasks queued behind it would wait until it is gone. Both workers
+	// register everything: customer workflows started before the split keep running on the first queue.
+	for _, tq := range []string{cfg.Temporal.TaskQueue, cfg.Temporal.CustomerTaskQueue} {
+		tw := worker.New(w.Temporal, tq, w.WorkerOptions)
+		workflows.Register(tw)
+		acts.Register(tw)
+		if err := tw.Start(); err != nil {
+			w.stopWorkers()
+			return fmt.Errorf("start temporal worker on %s: %w", tq, err)
+		}
+		w.workers = append(w.workers, tw)
 	}
 	if !w.NoSyncWorkflows {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		err := StartSyncWorkflows(ctx, w.Temporal, cfg)
 		cancel()
 		if err != nil {
-			w.worker.Stop()
+			w.stopWorkers()
 			return fmt.Errorf("start change pollers, presence tracking and reconcile schedules: %w", err)
 		}
 	}
 	ln, err := net.Listen("tcp", cfg.Webhooks.Listen)
 	if err != nil {
-		w.worker.Stop()
+		w.stopWorkers()
 		return fmt.Errorf("webhook receiver on %s: %w", cfg.Webhooks.Listen, err)
 	}
 	w.listener = ln
@@ -168,7 +176,12 @@ func (w *Worker) Stop(ctx context.Context) {
 	if w.server != nil {
 		_ = w.server.Shutdown(ctx)
 	}
-	if w.worker != nil {
-		w.worker.Stop()
+	w.stopWorkers()
+}
+
+func (w *Worker) stopWorkers() {
+	for _, tw := range w.workers {
+		tw.Stop()
 	}
+	w.workers = nil
 }
