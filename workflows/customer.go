@@ -547,7 +547,9 @@ func (w *customerRun) problem(ctx workflow.Context, desc string) {
 // down, a 429) goes on to the regular activity and its retries that never give up. Salto calls are safe to
 // repeat, so one that succeeded unseen in the local attempt is harmless.
 func (w *customerRun) call(ctx workflow.Context, name string, in, out any, summary string, keep func() bool) error {
-	if w.in.Revision >= access.CustomerRevisionLocalCalls {
+	// A location whose Salto calls go through a task queue of their own (a rate shared by all workers) keeps
+	// them there.
+	if w.in.Revision >= access.CustomerRevisionLocalCalls && w.loc.SaltoTaskQueue == "" {
 		err := workflow.ExecuteLocalActivity(saltoLocalContext(ctx, summary), name, in).Get(ctx, out)
 		if err == nil || access.IsFinal(err) {
 			return err

@@ -492,6 +492,7 @@ func TestSaltoCallsTryLocalActivityFirst(t *testing.T) {
 		name                 string
 		revision             int
 		transient            int
+		saltoQueue           string
 		final                bool
 		local, regular       int
 		wantCalls            []string
@@ -505,12 +506,17 @@ func TestSaltoCallsTryLocalActivityFirst(t *testing.T) {
 			wantCalls: []string{"add-failed"}, wantProblem: true},
 		{name: "older runs keep regular activities", revision: 0, local: 0, regular: 1, wantCalls: []string{"add"},
 			noLocal: true},
+		{name: "a Salto task queue keeps regular activities", revision: access.CustomerRevision, saltoQueue: "salto",
+			local: 0, regular: 1, wantCalls: []string{"add"}, noLocal: true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			w := newWorld(t)
 			in := knownUser(w)
 			in.Revision = c.revision
+			loc := w.locations[locID]
+			loc.SaltoTaskQueue = c.saltoQueue
+			w.locations[locID] = loc
 			w.transient["add"] = c.transient
 			if c.final {
 				w.failAdd["room-a"] = access.NewFinalError(access.ErrSaltoNotFound, "access group room-a not found", nil)
