@@ -13,6 +13,7 @@ import (
 	"github.com/nexsalto/nexsalto/config"
 	"github.com/nexsalto/nexsalto/nexudus"
 	"github.com/nexsalto/nexsalto/service"
+	"github.com/nexsalto/nexsalto/simulators/saltoks"
 )
 
 // TestRecordHistories records real histories of every workflow type for the replay tests in workflows/. It runs
@@ -21,7 +22,7 @@ import (
 //	NEXSALTO_RECORD_HISTORIES=1 go test ./service -run TestRecordHistories
 //
 // Recorded files are kept forever: a later change that cannot replay them would break workflows that are
-// sleeping in production (use workflow.GetVersion instead).
+// sleeping in production (use workflow.GetVersion, or a revision in the workflow's input, instead).
 func TestRecordHistories(t *testing.T) {
 	if os.Getenv("NEXSALTO_RECORD_HISTORIES") == "" {
 		t.Skip("set NEXSALTO_RECORD_HISTORIES=1 to record replay histories")
@@ -67,6 +68,22 @@ func TestRecordHistories(t *testing.T) {
 		return !e.inGroup(ana, gRoom) && !e.inGroup(cleo, gDayPass) && !e.inGroup(ben, gDesk)
 	})
 	time.Sleep(2 * time.Second) // suspensions
+	// Salto slower than a local attempt allows: Ana's next pass is subscribed and granted through the regular
+	// activities the customer workflow falls back to, so that path is in a recorded history too.
+	if err := e.salto.SetFaults(saltoks.Faults{Latency: 3500 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	slow, err := e.nx.CreateCoworkerTimePass(e.ctx, nexudus.CoworkerTimePass{CoworkerId: 100, BusinessId: business, TimePassId: dayPassID, ExpireDate: at(now.Add(time.Hour))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := service.StartOrSignal(e.ctx, e.tc, e.cfg.Temporal.TaskQueue, access.Ref{Kind: access.KindPass, ID: int64(slow)}); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually("Ana's pass granted through Salto's slowness", 30*time.Second, func() bool { return e.inGroup(ana, gDayPass) })
+	if err := e.salto.SetFaults(saltoks.Faults{}); err != nil {
+		t.Fatal(err)
+	}
 	dir := filepath.Join("..", "workflows", "testdata", "histories")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
