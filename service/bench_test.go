@@ -713,12 +713,8 @@ func BenchmarkThousandGrantsAtOneInstant(b *testing.B) {
 	var toSignal, toGrant []time.Duration
 	for i, id := range ids[:50] {
 		wfID := access.CustomerKey{LocationID: business, CoworkerID: int64(id)}.WorkflowID()
-		iter := e.tc.GetWorkflowHistory(e.ctx, wfID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-		for iter.HasNext() {
-			ev, err := iter.Next()
-			if err != nil {
-				break
-			}
+		hist, _ := e.history(wfID) // a sample: what could be read
+		for _, ev := range hist {
 			switch ev.GetEventType() {
 			case enumspb.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
 				timedOut++
@@ -738,13 +734,9 @@ func BenchmarkThousandGrantsAtOneInstant(b *testing.B) {
 	var drift, fired []time.Duration
 	bookingTimeouts := 0
 	for _, ref := range refs[:50] {
-		iter := e.tc.GetWorkflowHistory(e.ctx, ref.WorkflowID(), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		hist, _ := e.history(ref.WorkflowID())
 		var due time.Time
-		for iter.HasNext() {
-			ev, err := iter.Next()
-			if err != nil {
-				break
-			}
+		for _, ev := range hist {
 			switch ev.GetEventType() {
 			case enumspb.EVENT_TYPE_TIMER_STARTED:
 				if due.IsZero() {

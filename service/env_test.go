@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
@@ -279,6 +281,20 @@ func (e *env) platformID(email string) string {
 func (e *env) inGroup(email, group string) bool {
 	id := e.platformID(email)
 	return id != "" && slices.Contains(e.salto.GroupMembers(site, group), id)
+}
+
+// history reads a workflow's whole history (latest run); on an error it returns what it read so far.
+func (e *env) history(workflowID string) ([]*historypb.HistoryEvent, error) {
+	var events []*historypb.HistoryEvent
+	iter := e.tc.GetWorkflowHistory(e.ctx, workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			return events, err
+		}
+		events = append(events, ev)
+	}
+	return events, nil
 }
 
 // eventually polls cond until it holds or the deadline passes, and returns when it first held.

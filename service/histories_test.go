@@ -97,15 +97,11 @@ func TestRecordHistories(t *testing.T) {
 		access.CustomerKey{LocationID: business, CoworkerID: 101}.WorkflowID(),
 		access.CustomerKey{LocationID: business, CoworkerID: 102}.WorkflowID(),
 	} {
-		var h historypb.History
-		iter := e.tc.GetWorkflowHistory(e.ctx, id, "", false, 0)
-		for iter.HasNext() {
-			ev, err := iter.Next()
-			if err != nil {
-				t.Fatal(err)
-			}
-			h.Events = append(h.Events, ev)
+		events, err := e.history(id)
+		if err != nil {
+			t.Fatal(err)
 		}
+		h := historypb.History{Events: events}
 		raw, err := protojson.MarshalOptions{Multiline: true}.Marshal(&h)
 		if err != nil {
 			t.Fatal(err)
