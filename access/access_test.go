@@ -64,17 +64,18 @@ func TestIsFinal(t *testing.T) {
 	}
 }
 
-// SQLite visibility allows 10 Keyword and 3 Datetime custom attributes per namespace.
+// SQLite visibility allows 10 Keyword, 3 Datetime and 3 KeywordList custom attributes per namespace.
 func TestSearchAttributesFitSQLite(t *testing.T) {
 	n := map[enumspb.IndexedValueType]int{}
 	for _, typ := range SearchAttributes {
 		n[typ]++
 	}
-	if n[enumspb.INDEXED_VALUE_TYPE_KEYWORD] > 10 || n[enumspb.INDEXED_VALUE_TYPE_DATETIME] > 3 {
+	if n[enumspb.INDEXED_VALUE_TYPE_KEYWORD] > 10 || n[enumspb.INDEXED_VALUE_TYPE_DATETIME] > 3 ||
+		n[enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST] > 3 {
 		t.Errorf("too many attributes: %v", n)
 	}
-	if len(SearchAttributes) != 7 {
-		t.Errorf("%d attributes registered, want 7", len(SearchAttributes))
+	if len(SearchAttributes) != 8 {
+		t.Errorf("%d attributes registered, want 8", len(SearchAttributes))
 	}
 }
 
@@ -96,5 +97,28 @@ func TestStateJSONRoundTrip(t *testing.T) {
 	if got := back.State.Ledger["booking-1"]; !got.Until.Equal(until) || got.Groups[0] != "a" ||
 		back.State.User.PlatformUserID != "pu" || !back.State.Revoked["booking-0"].Equal(until) {
 		t.Errorf("round trip lost data: %s", b)
+	}
+}
+
+func TestCreatedAlias(t *testing.T) {
+	a := CreatedAlias(" Ana Lopez ", 100)
+	if a != "Ana Lopez (nexudus 100)" || !HasCreatedAlias(a, 100) {
+		t.Fatalf("alias %q", a)
+	}
+	for _, tc := range []struct {
+		alias string
+		id    int64
+		want  bool
+	}{
+		{"Ana L. (nexudus 100)", 100, true}, // renamed in Nexudus since
+		{"(nexudus 100)", 100, true},
+		{"Ana Lopez (nexudus 1100)", 100, false},
+		{"Ana Lopez (nexudus 100)", 10, false},
+		{"Ana Lopez", 100, false},
+		{"Ana (visitor 100)", 100, false},
+	} {
+		if got := HasCreatedAlias(tc.alias, tc.id); got != tc.want {
+			t.Errorf("HasCreatedAlias(%q, %d) = %v", tc.alias, tc.id, got)
+		}
 	}
 }

@@ -1,6 +1,11 @@
 package access
 
-import "time"
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
 
 // Inputs and outputs of the activities. The activities package registers its implementations under the
 // Activity* names with these signatures:
@@ -11,7 +16,8 @@ import "time"
 //	EnsureSaltoUser(ctx, EnsureUserRequest) (SaltoUser, error)
 //	AddToGroup(ctx, GroupChange) error                             "already a member" is success
 //	RemoveFromGroup(ctx, GroupChange) error                        404 is success
-//	SetSubscription(ctx, SubscriptionChange) error
+//	SetSubscription(ctx, SubscriptionChange) (SaltoUser, error)    the state Salto keeps afterwards
+//	CheckUserHold(ctx, HoldRequest) (UserHold, error)               what else holds a user we did not create
 //	DeleteSaltoUser(ctx, DeleteUserRequest) error                  404 is success
 //	GrantVisitor(ctx, VisitorGrant) (VisitorAccess, error)
 //	RevokeVisitor(ctx, VisitorRevoke) error                        404 is success
@@ -29,10 +35,30 @@ type SaltoUser struct {
 	// PlatformUserID is user.id: access-group membership and entries.
 	PlatformUserID string
 	Suspended      bool
+	// Created says this integration created the user. Otherwise it was found (by e-mail, or matched by
+	// reconciliation) and adopted: it may belong to a member of staff, and the suspend and delete policies
+	// apply to it only when no access group outside the owned ones holds it. Created users carry the alias
+	// CreatedAlias, "Name (nexudus <coworkerId>)", so a fresh run, or reconciliation, recovers the flag from
+	// Salto; users created before the flag existed are recognised the same way when the policy is due.
+	Created bool `json:",omitempty"`
 }
 
 // Known reports whether both ids are present.
 func (u SaltoUser) Known() bool { return u.SiteUserID != "" && u.PlatformUserID != "" }
+
+// CreatedAlias is the alias given to the Salto users this integration creates: the customer's name and
+// Nexudus id. It lets staff tell who a user is, finds tag-only users again, and marks the user as ours.
+func CreatedAlias(fullName string, coworkerID int64) string {
+	return fmt.Sprintf("%s (nexudus %d)", strings.TrimSpace(fullName), coworkerID)
+}
+
+// HasCreatedAlias reports whether alias is the one CreatedAlias gives the coworker's user (whatever the name
+// became since).
+func HasCreatedAlias(alias string, coworkerID int64) bool {
+	tail := "(nexudus " + strconv.FormatInt(coworkerID, 10) + ")"
+	alias = strings.TrimSpace(alias)
+	return alias == tail || strings.HasSuffix(alias, " "+tail)
+}
 
 // EnsureUserRequest asks EnsureSaltoUser to read the coworker from Nexudus, find its Salto user by email or
 // create it, and set the Salto tag from the coworker's AccessCardId. Known carries the ids the customer
@@ -57,12 +83,35 @@ type GroupChange struct {
 	Reason string
 }
 
-// SubscriptionChange suspends or subscribes a Salto user.
+// SubscriptionChange suspends or subscribes a Salto user. SetSubscription returns the user's state as Salto
+// keeps it afterwards: a subscribe without a free licence seat leaves the user Suspended (whether Salto answers
+// success or refuses), and that is a result, not an error.
 type SubscriptionChange struct {
 	Customer   CustomerKey
 	SiteID     string
 	SiteUserID string
 	Suspended  bool
+}
+
+// HoldRequest asks CheckUserHold whether anything besides this integration holds a Salto user it did not
+// create: the access groups outside Owned (the groups the location's mapping names) that have it as a member.
+// The workflow asks only when the suspend or delete policy is about to apply.
+type HoldRequest struct {
+	Customer       CustomerKey
+	SiteID         string
+	SiteUserID     string
+	PlatformUserID string
+	Owned          []string `json:",omitempty"`
+}
+
+// UserHold is CheckUserHold's answer.
+type UserHold struct {
+	// Gone: the user no longer exists in Salto.
+	Gone bool `json:",omitempty"`
+	// Ours: the user carries the alias this integration gives the users it creates (no groups were read).
+	Ours bool `json:",omitempty"`
+	// Foreign are the access groups outside Owned the user is in, as "name (id)", sorted.
+	Foreign []string `json:",omitempty"`
 }
 
 // DeleteUserRequest deletes a customer's Salto user (the delete no-access policy).

@@ -13,7 +13,7 @@ const (
 	ErrSaltoValidation   = "SaltoValidation"   // 400 1100/1101: a request Salto refuses as such
 	ErrSaltoNotFound     = "SaltoNotFound"     // a group or site that does not exist (not the 2202 of eventual consistency)
 	ErrSaltoPermission   = "SaltoPermission"   // 403 that persists: the integration lacks a right
-	ErrSaltoNoSeat       = "SaltoNoSeat"       // no free licence seat to subscribe a user
+	ErrSaltoNoSeat       = "SaltoNoSeat"       // no free seat: only in older histories (now a Suspended result)
 	ErrNexudusValidation = "NexudusValidation" // a write Nexudus rejects
 	ErrMissingEmail      = "MissingEmail"      // a coworker without an email cannot have a Salto user
 	ErrConfig            = "AccessConfig"      // unknown location, site or mapping

@@ -34,6 +34,7 @@ const (
 	ActivityGrantVisitor    = "GrantVisitor"
 	ActivityRevokeVisitor   = "RevokeVisitor"
 	ActivityRecordProblem   = "RecordProblem"
+	ActivityCheckUserHold   = "CheckUserHold"
 
 	// Change poller.
 	ActivityPollChanges     = "PollChanges"     // PollChanges(ctx, PollRequest) (PollResult, error)
@@ -58,6 +59,10 @@ const (
 	SignalRevoke = "revoke"
 	// SignalRepair carries a Repair from reconciliation to the customer workflow.
 	SignalRepair = "repair"
+	// SignalCustomerDeleted tells a customer workflow that the coworker was deleted in Nexudus (a
+	// CustomerDeleted payload): every entitlement's access ends now and the no-access policy applies at once.
+	// Sent only to a running workflow: a customer without one holds no access.
+	SignalCustomerDeleted = "customer-deleted"
 )
 
 // QueryState returns an EntitlementState, a CustomerState, a PollerState, a PresenceState or, for a reconcile

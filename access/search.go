@@ -5,8 +5,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 )
 
-// Search attributes shown and filterable in the Web UI. Seven of the namespace's custom attributes (SQLite
-// visibility allows 10 Keyword and 3 Datetime).
+// Search attributes shown and filterable in the Web UI. Eight of the namespace's custom attributes (SQLite
+// visibility allows 10 Keyword, 3 Datetime and 3 KeywordList).
 var (
 	SAKind      = temporal.NewSearchAttributeKeyKeyword("AccessKind")      // booking, pass, contract, visitor, customer
 	SAState     = temporal.NewSearchAttributeKeyKeyword("AccessState")     // a State
@@ -15,6 +15,9 @@ var (
 	SASaltoUser = temporal.NewSearchAttributeKeyKeyword("AccessSaltoUser") // Salto site-user id
 	SAGrantAt   = temporal.NewSearchAttributeKeyTime("AccessGrantAt")
 	SARevokeAt  = temporal.NewSearchAttributeKeyTime("AccessRevokeAt") // customers: the next ledger expiry
+	// SADesks are the Nexudus desk and office ids a contract holds: a desk webhook finds the contracts that
+	// held the desk before it moved.
+	SADesks = temporal.NewSearchAttributeKeyKeywordList("AccessDesks")
 )
 
 // KindCustomer is the AccessKind of customer workflows.
@@ -29,4 +32,5 @@ var SearchAttributes = map[string]enumspb.IndexedValueType{
 	SASaltoUser.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 	SAGrantAt.GetName():   enumspb.INDEXED_VALUE_TYPE_DATETIME,
 	SARevokeAt.GetName():  enumspb.INDEXED_VALUE_TYPE_DATETIME,
+	SADesks.GetName():     enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST,
 }

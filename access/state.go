@@ -18,6 +18,12 @@ const (
 	StateNoAccess  State = "no-access" // no access; user kept (or never created)
 	StateSuspended State = "suspended"
 	StateDeleted   State = "deleted"
+	// StateNoSeat: access is due, but Salto keeps the user suspended for want of a free licence seat, so the
+	// doors reject them; reconciliation makes the customer try again.
+	StateNoSeat State = "no-seat"
+	// StateNotOurs: no access left, and the Salto user, which this integration found rather than created, is
+	// also in access groups it does not own (staff, cleaners): the suspend or delete policy left it as it is.
+	StateNotOurs State = "not-ours"
 )
 
 // Action is what one history entry records.
@@ -37,7 +43,8 @@ const (
 	ActionSuspended   Action = "suspended"
 	ActionSubscribed  Action = "subscribed"
 	ActionDeleted     Action = "deleted"
-	ActionKept        Action = "kept" // no access left, user kept (policy keep)
+	ActionKept        Action = "kept"    // no access left, user kept (policy keep, or not ours to suspend)
+	ActionNoSeat      Action = "no-seat" // subscribed again, and Salto still keeps the user suspended
 	ActionProblem     Action = "problem"
 	ActionContinued   Action = "continued" // continued as new
 	ActionIgnored     Action = "ignored"   // an out-of-date signal
@@ -108,6 +115,13 @@ type CustomerState struct {
 	Blocked map[string]string `json:",omitempty"`
 	// UserProblem is a final error that stopped linking or subscribing the user; cleared by a coworker change.
 	UserProblem string `json:",omitempty"`
+	// NoSeat is set while Salto keeps the user suspended although access is due (no free licence seat): one
+	// episode, recorded as a problem once, ended by a subscribe that works or by access no longer being due.
+	// A repair from reconciliation or a coworker change makes the workflow try again.
+	NoSeat bool `json:",omitempty"`
+	// Foreign are the access groups outside the owned ones that held the (adopted, not created) user when the
+	// suspend or delete policy was due, so the policy left the user alone. Cleared when access returns.
+	Foreign []string `json:",omitempty"`
 	// PolicyDue is set once the user was given access; the no-access policy runs when it is set and the
 	// ledger is empty, then it is cleared. A fresh run with an empty ledger therefore never suspends or
 	// deletes anybody by itself.
@@ -117,6 +131,9 @@ type CustomerState struct {
 	// a week.
 	Revoked map[string]time.Time `json:",omitempty"`
 	// Refresh is set by a "changed" signal: link the user again (tag, email, existence).
-	Refresh bool     `json:",omitempty"`
-	History []Change `json:",omitempty"`
+	Refresh bool `json:",omitempty"`
+	// GroupChangedAt is when this workflow last sent or finished an add or remove of each group: a repair from
+	// a reconciliation that read Salto before then cannot know of that change.
+	GroupChangedAt map[string]time.Time `json:",omitempty"`
+	History        []Change             `json:",omitempty"`
 }

@@ -232,6 +232,9 @@ type ReconcileReport struct {
 	// Entitlements Nexudus gives at the location now; Members observed in the owned groups.
 	Entitlements, Members                         int
 	Added, Removed, Suspended, Deleted, Refreshed int
+	// Resubscribed counts customers asked to subscribe their suspended Salto user again (Nexudus gives them
+	// access; typically no free licence seat when they last tried).
+	Resubscribed int `json:",omitempty"`
 	// Unmatched members of owned groups belong to no Nexudus coworker: reported, not changed.
 	Unmatched int
 	// Repairs signalled to customer workflows; Errors of actions that could not be applied.
@@ -276,6 +279,7 @@ type ReconcilePlan struct {
 	UnmatchedMembers []UnmatchedMember `json:",omitempty"`
 	// Counts as in ReconcileReport.
 	Checked, Entitlements, Members, Added, Removed, Suspended, Deleted, Refreshed, Unmatched int
+	Resubscribed                                                                             int `json:",omitempty"`
 	Calls                                                                                    ReconcileCalls
 }
 

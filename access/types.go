@@ -125,6 +125,8 @@ type Entitlement struct {
 	UpdatedOn time.Time `json:",omitzero"`
 	// Visitor is set for KindVisitor only.
 	Visitor *VisitorDetails `json:",omitempty"`
+	// Desks are the desk and office ids a contract holds (KindContract only), mapped or not.
+	Desks []int64 `json:",omitempty"`
 }
 
 // Customer is the customer whose Salto user gets the access.
@@ -195,4 +197,10 @@ type SyncSettings struct {
 	PresenceInterval  time.Duration `json:",omitempty"`
 	PresenceDoors     []string      `json:",omitempty"`
 	PresenceExitDoors []string      `json:",omitempty"`
+}
+
+// CustomerDeleted is the payload of SignalCustomerDeleted.
+type CustomerDeleted struct {
+	// AsOf is when the webhook arrived; grants older than it are refused.
+	AsOf time.Time
 }

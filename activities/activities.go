@@ -7,6 +7,7 @@ package activities
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -61,6 +62,7 @@ func (a *Activities) Register(r worker.ActivityRegistry) {
 		access.ActivityGrantVisitor:    a.GrantVisitor,
 		access.ActivityRevokeVisitor:   a.RevokeVisitor,
 		access.ActivityRecordProblem:   a.RecordProblem,
+		access.ActivityCheckUserHold:   a.CheckUserHold,
 		access.ActivityPollChanges:     a.PollChanges,
 		access.ActivityDispatchChanges: a.DispatchChanges,
 		access.ActivityPlanReconcile:   a.PlanReconcile,
@@ -80,7 +82,9 @@ func (a *Activities) SignalCustomer(ctx context.Context, s access.CustomerSignal
 }
 
 // EnsureSaltoUser links a customer to its Salto user: the known one if it still exists, else the one with the
-// customer's email, else a new one. The Salto tag follows the Nexudus access card number.
+// customer's email, else a new one. The Salto tag follows the Nexudus access card number. The result says
+// whether we created the user (or it carries our alias) and whether Salto keeps it suspended after a create or
+// a subscribe (no free licence seat): both are read from what Salto answers, never assumed.
 func (a *Activities) EnsureSaltoUser(ctx context.Context, req access.EnsureUserRequest) (access.SaltoUser, error) {
 	loc, ok := a.Config.Location(req.Customer.LocationID)
 	if !ok {
@@ -93,6 +97,7 @@ func (a *Activities) EnsureSaltoUser(ctx context.Context, req access.EnsureUserR
 	}
 	site := req.SiteID
 	var u *salto.SiteUser
+	created := false
 	if req.Known != nil && req.Known.Known() {
 		u, err = a.Salto.GetUser(ctx, site, req.Known.SiteUserID)
 		if salto.IsNotFound(err) {
@@ -124,6 +129,7 @@ func (a *Activities) EnsureSaltoUser(ctx context.Context, req access.EnsureUserR
 		if u, err = a.Salto.CreateUser(ctx, site, nu); err != nil {
 			return access.SaltoUser{}, saltoError(ctx, "create Salto user", err)
 		}
+		created = true
 		activity.GetLogger(ctx).Info("created Salto user", "Customer", req.Customer.WorkflowID(),
 			"SiteUserID", u.ID, "Suspended", u.Suspended())
 	} else if cw.AccessCardId != "" && u.TagID != cw.AccessCardId {
@@ -132,20 +138,31 @@ func (a *Activities) EnsureSaltoUser(ctx context.Context, req access.EnsureUserR
 			return access.SaltoUser{}, saltoError(ctx, "set Salto tag", err)
 		}
 	}
-	out := access.SaltoUser{SiteID: site, SiteUserID: u.ID, PlatformUserID: u.PlatformID(), Suspended: u.Suspended()}
+	// The known user keeps the mark it had; any other is ours only by the alias we give the users we create.
+	created = created || access.HasCreatedAlias(u.Alias, req.Customer.CoworkerID) ||
+		(req.Known != nil && req.Known.Created && req.Known.SiteUserID == u.ID)
+	out := access.SaltoUser{SiteID: site, SiteUserID: u.ID, PlatformUserID: u.PlatformID(), Suspended: u.Suspended(),
+		Created: created}
 	if out.Suspended && req.Subscribe {
-		err := a.Salto.SetSubscription(ctx, site, u.ID, salto.StateSubscribed)
+		su, err := a.Salto.SetSubscription(ctx, site, u.ID, salto.StateSubscribed)
 		switch {
 		case err == nil:
-			out.Suspended = false
-		case salto.KindOf(err) == salto.KindValidation || salto.KindOf(err) == salto.KindPermission:
-			// No free seat: the user stays suspended and the workflow records the problem.
+			out.Suspended = su.Suspended()
+		case noSeatRefusal(err):
+			// Refused rather than answered "still suspended": the same for the workflow.
 			activity.GetLogger(ctx).Warn("Salto user stays suspended", "Customer", req.Customer.WorkflowID(), "Error", err)
 		default:
 			return access.SaltoUser{}, saltoError(ctx, "subscribe Salto user", err)
 		}
 	}
 	return out, nil
+}
+
+// noSeatRefusal reports an answer to a subscribe that may mean "no free licence seat": the notes do not say
+// which status Salto gives then [G], so a refusal that retrying cannot fix counts as one.
+func noSeatRefusal(err error) bool {
+	k := salto.KindOf(err)
+	return k == salto.KindValidation || k == salto.KindPermission
 }
 
 // findUser matches by email; tag-only users (no email in Salto) are matched by the alias we gave them.
@@ -177,9 +194,7 @@ func (a *Activities) findUser(ctx context.Context, site string, loc *config.Loca
 
 // alias names the Salto user after the customer and carries the Nexudus id, so a tag-only user can be found
 // again and staff can tell who it is.
-func alias(cw nexudus.Coworker) string {
-	return fmt.Sprintf("%s (nexudus %d)", strings.TrimSpace(cw.FullName), cw.Id)
-}
+func alias(cw nexudus.Coworker) string { return access.CreatedAlias(cw.FullName, int64(cw.Id)) }
 
 func splitName(full string) (first, last string) {
 	full = strings.TrimSpace(full)
@@ -201,17 +216,79 @@ func (a *Activities) RemoveFromGroup(ctx context.Context, c access.GroupChange) 
 		a.Salto.RemoveGroupMember(ctx, c.SiteID, c.GroupID, c.PlatformUserID))
 }
 
-// SetSubscription suspends or subscribes a Salto user.
-func (a *Activities) SetSubscription(ctx context.Context, c access.SubscriptionChange) error {
+// SetSubscription suspends or subscribes a Salto user and returns the state Salto keeps. A subscribe without a
+// free licence seat is not an error: Salto may answer success and keep the user suspended, or refuse; either
+// way the result says Suspended (read back after a refusal) and the workflow decides what that means.
+func (a *Activities) SetSubscription(ctx context.Context, c access.SubscriptionChange) (access.SaltoUser, error) {
 	state := salto.StateSubscribed
 	if c.Suspended {
 		state = salto.StateSuspended
 	}
-	err := a.Salto.SetSubscription(ctx, c.SiteID, c.SiteUserID, state)
-	if !c.Suspended && err != nil && (salto.KindOf(err) == salto.KindValidation || salto.KindOf(err) == salto.KindPermission) {
-		return access.NewFinalError(access.ErrSaltoNoSeat, "subscribe Salto user: "+err.Error(), nil)
+	u, err := a.Salto.SetSubscription(ctx, c.SiteID, c.SiteUserID, state)
+	if !c.Suspended && noSeatRefusal(err) {
+		activity.GetLogger(ctx).Warn("subscribe refused", "Customer", c.Customer.WorkflowID(), "Error", err)
+		u, err = a.Salto.GetUser(ctx, c.SiteID, c.SiteUserID)
+		if err == nil && !u.Suspended() {
+			// Refused, yet subscribed: some other refusal than a seat; Salto's state is what counts.
+			activity.GetLogger(ctx).Warn("subscribe refused but the user is subscribed", "SiteUserID", u.ID)
+		}
 	}
-	return saltoError(ctx, "set Salto subscription to "+state, err)
+	if err != nil {
+		return access.SaltoUser{}, saltoError(ctx, "set Salto subscription to "+state, err)
+	}
+	return access.SaltoUser{SiteID: c.SiteID, SiteUserID: u.ID, PlatformUserID: u.PlatformID(),
+		Suspended: u.Suspended(), Created: access.HasCreatedAlias(u.Alias, c.Customer.CoworkerID)}, nil
+}
+
+// CheckUserHold tells whether anything besides this integration holds a Salto user it did not create: the
+// access groups outside the owned ones that have the user as a member. It reads the user first: one that
+// carries our alias is ours and needs no group reads. Otherwise it lists the site's groups and the members of
+// each group not owned (one call each, heartbeating), which is why the workflow asks only when the suspend or
+// delete policy is about to apply.
+func (a *Activities) CheckUserHold(ctx context.Context, r access.HoldRequest) (access.UserHold, error) {
+	u, err := a.Salto.GetUser(ctx, r.SiteID, r.SiteUserID)
+	if salto.IsNotFound(err) {
+		return access.UserHold{Gone: true}, nil
+	}
+	if err != nil {
+		return access.UserHold{}, saltoError(ctx, "read Salto user", err)
+	}
+	if access.HasCreatedAlias(u.Alias, r.Customer.CoworkerID) {
+		return access.UserHold{Ours: true}, nil
+	}
+	platform := r.PlatformUserID
+	if platform == "" {
+		platform = u.PlatformID()
+	}
+	groups, err := a.Salto.ListAccessGroups(ctx, r.SiteID, salto.ListOptions{})
+	if err != nil {
+		return access.UserHold{}, saltoError(ctx, "list access groups", err)
+	}
+	var hold access.UserHold
+	for i, g := range groups {
+		if slices.Contains(r.Owned, g.ID) {
+			continue
+		}
+		members, err := a.Salto.ListGroupMembers(ctx, r.SiteID, g.ID)
+		if salto.IsNotFound(err) {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return access.UserHold{}, saltoError(ctx, "list members of access group "+g.ID, err)
+		}
+		if slices.Contains(members, platform) {
+			name := g.Name
+			if name == "" {
+				name = g.CustomerReference
+			}
+			hold.Foreign = append(hold.Foreign, name+" ("+g.ID+")")
+		}
+		if activity.IsActivity(ctx) {
+			activity.RecordHeartbeat(ctx, i)
+		}
+	}
+	slices.Sort(hold.Foreign)
+	return hold, nil
 }
 
 // DeleteSaltoUser deletes a Salto user; already gone is success.

@@ -165,6 +165,9 @@ func (a *Activities) contract(ref access.Ref, c nexudus.CoworkerContract, now ti
 	e := access.Entitlement{Ref: ref, CoworkerID: int64(c.CoworkerId), Status: access.StatusActive,
 		UpdatedOn: c.UpdatedOn.Time, Summary: c.TariffName}
 	desks := c.DeskIDs()
+	for _, d := range desks {
+		e.Desks = append(e.Desks, int64(d))
+	}
 	var loc *config.Location
 	for i := range a.Config.Locations {
 		l := &a.Config.Locations[i]

@@ -36,8 +36,9 @@ func StartEntitlement(ctx context.Context, c client.Client, taskQueue string, re
 	return err
 }
 
-// signalIfRunning sends "changed" to a workflow that runs; running reports whether it did.
-func signalIfRunning(ctx context.Context, c client.Client, workflowID string) (running bool, err error) {
+// SignalIfRunning sends "changed" to a workflow that runs; running reports whether it did. Nothing is
+// started: for a record that is gone there is nothing to read, so only a running workflow cares.
+func SignalIfRunning(ctx context.Context, c client.Client, workflowID string) (running bool, err error) {
 	err = c.SignalWorkflow(ctx, workflowID, "", access.SignalChanged, nil)
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {
@@ -240,7 +241,7 @@ func (a *Activities) DispatchChanges(ctx context.Context, req access.DispatchReq
 }
 
 func countSignal(ctx context.Context, r *access.DispatchResult, c client.Client, workflowID string) error {
-	running, err := signalIfRunning(ctx, c, workflowID)
+	running, err := SignalIfRunning(ctx, c, workflowID)
 	switch {
 	case err != nil:
 	case running:

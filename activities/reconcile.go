@@ -472,7 +472,8 @@ func (a *Activities) readRunning(ctx context.Context, loc *config.Location, s *s
 
 func normEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }
 
-// customerAlias matches the alias EnsureSaltoUser gives the users it creates: "Name (nexudus 42)".
+// customerAlias matches the alias EnsureSaltoUser gives the users it creates: "Name (nexudus 42)"
+// (access.CreatedAlias).
 var customerAlias = regexp.MustCompile(`\(nexudus (\d+)\)$`)
 
 // matchCoworker finds the coworker a Salto user belongs to: by email (unambiguous only), else by the alias
@@ -617,12 +618,20 @@ func buildPlan(loc *config.Location, asOf time.Time, s snapshot) access.Reconcil
 		if act.Policy != "" {
 			why = append(why, "nothing left: "+string(act.Policy))
 		}
-		if len(add) > 0 || len(remove) > 0 || act.Policy != "" {
+		// Salto keeps the user suspended while Nexudus gives access: no free licence seat when the customer
+		// last tried, or suspended by hand. Salto shows no seat limit, so trying again is the only way to find a
+		// seat freed since; the customer workflow records the problem once per episode, not per try.
+		resubscribe := !nothingLeft && c.user != nil && c.user.Suspended
+		if resubscribe {
+			why = append(why, "suspended in Salto while Nexudus gives access: subscribe again")
+		}
+		if len(add) > 0 || len(remove) > 0 || act.Policy != "" || resubscribe {
 			r := &access.Repair{AsOf: asOf, Owned: owned, Observed: c.observed, NothingLeft: nothingLeft,
 				Reason: "reconciliation: " + strings.Join(why, "; ")}
 			if c.user != nil {
 				r.User = &access.SaltoUser{SiteID: loc.SaltoSite, SiteUserID: c.user.SiteUserID,
-					PlatformUserID: c.user.PlatformID, Suspended: c.user.Suspended}
+					PlatformUserID: c.user.PlatformID, Suspended: c.user.Suspended,
+					Created: access.HasCreatedAlias(c.user.Alias, id)}
 			}
 			act.Repair = r
 		}
@@ -639,6 +648,9 @@ func buildPlan(loc *config.Location, asOf time.Time, s snapshot) access.Reconcil
 		plan.Added += len(add)
 		plan.Removed += len(remove)
 		plan.Refreshed += len(act.Refresh)
+		if resubscribe {
+			plan.Resubscribed++
+		}
 		switch act.Policy {
 		case access.PolicySuspend:
 			plan.Suspended++

@@ -294,3 +294,42 @@ func TestPlanReconcileResumesDonePhases(t *testing.T) {
 		t.Errorf("second batch %+v, %v, %d Salto calls", b, err, ssim.Stats().Total)
 	}
 }
+
+// A customer Nexudus gives access to whose Salto user is suspended (no free licence seat when it last tried):
+// reconciliation asks its workflow to try again, even though its memberships are in line. The repair marks the
+// users that carry the alias nexsalto gives the users it creates.
+func TestBuildPlanAsksSuspendedCustomersToSubscribeAgain(t *testing.T) {
+	s := testSnapshot()
+	for i := range s.Users {
+		if s.Users[i].SiteUserID == "s100" {
+			s.Users[i].Suspended = true
+			s.Users[i].Alias = "Ana (nexudus 100)"
+		}
+	}
+	plan := buildPlan(testLocation(config.PolicySuspend), asOf, s)
+	var a access.ReconcileAction
+	for _, x := range plan.Actions {
+		if x.Customer.CoworkerID == 100 {
+			a = x
+		}
+	}
+	if a.Repair == nil || a.Repair.NothingLeft || len(a.Add) != 0 || len(a.Remove) != 0 || a.Policy != "" ||
+		a.Repair.User == nil || !a.Repair.User.Suspended || !a.Repair.User.Created {
+		t.Fatalf("100: %+v %+v", a, a.Repair)
+	}
+	if plan.Resubscribed != 1 {
+		t.Errorf("resubscribed %d, want 1", plan.Resubscribed)
+	}
+	// 105 is suspended too, but Nexudus gives it nothing: not asked.
+	for _, x := range plan.Actions {
+		if x.Customer.CoworkerID == 105 {
+			t.Errorf("105: %+v", x)
+		}
+	}
+	// Found by e-mail without our alias: adopted, not created by us.
+	for _, x := range plan.Actions {
+		if x.Customer.CoworkerID == 101 && (x.Repair == nil || x.Repair.User.Created) {
+			t.Errorf("101: %+v", x.Repair)
+		}
+	}
+}

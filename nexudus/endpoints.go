@@ -255,3 +255,8 @@ func (c *Client) UpdateCoworker(ctx context.Context, v Coworker) error {
 func (c *Client) DeleteCheckin(ctx context.Context, id int) error {
 	return c.remove(ctx, PathCheckins, id)
 }
+
+// DeleteCoworker deletes a Coworker (staff remove a customer; Nexudus may then send "Customer deleted").
+func (c *Client) DeleteCoworker(ctx context.Context, id int) error {
+	return c.remove(ctx, PathCoworkers, id)
+}

@@ -2,6 +2,7 @@ package nexudus
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -114,8 +115,28 @@ func TestActions(t *testing.T) {
 		13: "CoworkerContractUpgradeDowngrade", 14: "CoworkerContractActivateFirst", 35: "CoworkerCheckout",
 		36: "CoworkerCheckin", 41: "VisitorCheckedin", 42: "VisitorRegistered", 47: "CheckinCreated",
 		48: "CheckinUpdated", 49: "CheckinDeleted"}
-	assert.Len(t, Actions(), len(want))
+	// Named in the admin panel, numbers not documented: reachable by name only.
+	byNameOnly := map[Action]string{ActionCoworkerDelete: "CoworkerDelete", ActionFloorPlanDeskCreate: "FloorPlanDeskCreate",
+		ActionFloorPlanDeskUpdate: "FloorPlanDeskUpdate", ActionFloorPlanDeskDelete: "FloorPlanDeskDelete",
+		ActionAccessControlUpdate: "AccessControlUpdate"}
+	assert.Len(t, Actions(), len(want)+len(byNameOnly))
+	for a, name := range byNameOnly {
+		assert.Equal(t, name, a.String())
+		got, ok := ActionByName(name)
+		assert.True(t, ok, name)
+		assert.Equal(t, a, got)
+		assert.False(t, a.Documented(), name)
+		_, ok = ActionByName(strconv.Itoa(int(a)))
+		assert.False(t, ok, "%s must not be reachable by a number of ours", name)
+	}
+	for _, a := range []Action{ActionBookingDelete, ActionCoworkerDelete, ActionFloorPlanDeskDelete, ActionCheckinDeleted} {
+		assert.True(t, a.Deletes(), a.String())
+	}
+	for _, a := range []Action{ActionBookingCreate, ActionBookingUpdate, ActionCoworkerContractCancel, ActionFloorPlanDeskUpdate} {
+		assert.False(t, a.Deletes(), a.String())
+	}
 	for a, name := range want {
+		assert.True(t, a.Documented(), name)
 		assert.Equal(t, name, a.String())
 		got, ok := ActionByName(strings.ToLower(name))
 		assert.True(t, ok, name)
@@ -142,4 +163,33 @@ func TestActions(t *testing.T) {
 	assert.Equal(t, ActionCheckinUpdated, w.Action)
 	b, _ := json.Marshal(Webhook{Action: ActionCheckinDeleted})
 	assert.Contains(t, string(b), `"Action":49`)
+}
+
+// The actions Nexudus names without documented numbers parse by their record: a deleted customer carries the
+// coworker, a desk its contracts and location; "Access control updated" names a customer by CoworkerId or
+// is the coworker record, and anything else names none.
+func TestParseWebhookUndocumentedActions(t *testing.T) {
+	r, err := ParseWebhook(ActionCoworkerDelete, []byte(`[{"Id":100,"FullName":"Ana","InvoicingBusinessId":7}]`))
+	require.NoError(t, err)
+	assert.Equal(t, KindCoworker, r.Kind)
+	assert.Equal(t, 100, r.CoworkerId)
+	assert.Equal(t, 7, r.BusinessId)
+
+	r, err = ParseWebhook(ActionFloorPlanDeskUpdate, []byte(`[{"Id":31,"Name":"Desk","CoworkerContractIds":"5,6","FloorPlanBusinessId":7}]`))
+	require.NoError(t, err)
+	assert.Equal(t, 7, r.BusinessId)
+	var d FloorPlanDesk
+	require.NoError(t, r.Decode(&d))
+	assert.Equal(t, IDList{5, 6}, d.CoworkerContractIds)
+
+	for body, want := range map[string]int{
+		`[{"Id":9,"CoworkerId":100}]`:          100,
+		`[{"Id":100,"Email":"a@example.com"}]`: 100,
+		`[{"CoworkerId":101}]`:                 101,
+		`[{"Id":9,"Description":"door"}]`:      0,
+	} {
+		r, err := ParseWebhook(ActionAccessControlUpdate, []byte(body))
+		require.NoError(t, err, body)
+		assert.Equal(t, want, r.CoworkerId, body)
+	}
 }

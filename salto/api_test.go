@@ -320,13 +320,14 @@ func TestUsersAndTheTwoIDs(t *testing.T) {
 	if got, _ := c.GetUser(ctx, h.site.ID, u.ID); !got.UsePin || got.Alias != alias || got.User.FirstName != "Ann" {
 		t.Fatalf("patched: %+v", got)
 	}
-	if err := c.SetSubscription(ctx, h.site.ID, u.ID, salto.StateSuspended); err != nil {
+	if _, err := c.SetSubscription(ctx, h.site.ID, u.ID, salto.StateSuspended); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := c.GetUser(ctx, h.site.ID, u.ID); !got.Suspended() {
 		t.Fatalf("not suspended: %+v", got)
 	}
-	wantKind(t, c.SetSubscription(ctx, h.site.ID, u.ID, "paused"), salto.KindValidation, "")
+	_, err = c.SetSubscription(ctx, h.site.ID, u.ID, "paused")
+	wantKind(t, err, salto.KindValidation, "")
 
 	wantKind(t, c.DeleteUser(ctx, h.site.ID, u.PlatformID()), salto.KindNotFound, "")
 	if err := c.DeleteUser(ctx, h.site.ID, u.ID); err != nil {
@@ -440,8 +441,9 @@ func TestAccessGroupsGuestsAndSchedules(t *testing.T) {
 	}
 }
 
+// TestSeatsExhaustion runs with the simulator's refusing answer to a subscribe without a seat (a guess).
 func TestSeatsExhaustion(t *testing.T) {
-	h := newHarness(t, saltoks.Options{Seats: 1})
+	h := newHarness(t, saltoks.Options{Seats: 1, Guesses: saltoks.Guesses{SubscribeWithoutSeat: saltoks.SubscribeRefused}})
 	c := h.client(h.config())
 	ctx := ctxT(t)
 	e1, e2 := "one@example.com", "two@example.com"
@@ -456,12 +458,12 @@ func TestSeatsExhaustion(t *testing.T) {
 	if !b.Suspended() {
 		t.Fatalf("second user must come back suspended: %+v", b)
 	}
-	err = c.SetSubscription(ctx, h.site.ID, b.ID, salto.StateSubscribed)
+	_, err = c.SetSubscription(ctx, h.site.ID, b.ID, salto.StateSubscribed)
 	wantKind(t, err, salto.KindPermission, saltoks.CodeNoFreeSeat)
 	if err := c.DeleteUser(ctx, h.site.ID, a.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.SetSubscription(ctx, h.site.ID, b.ID, salto.StateSubscribed); err != nil {
+	if _, err := c.SetSubscription(ctx, h.site.ID, b.ID, salto.StateSubscribed); err != nil {
 		t.Fatalf("the deleted user's seat is free at once: %v", err)
 	}
 	site, _ := c.GetSite(ctx, h.site.ID)

@@ -16,7 +16,6 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/nexsalto/nexsalto/access"
@@ -99,6 +98,10 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(h.Secret) > 0 {
 		if err := nexudus.VerifySignature(h.Secret, body, r.Header.Get("X-Nexudus-Hook-Signature")); err != nil {
+			// The operator must see this before Nexudus disables the webhook. Never the secret or the body (it
+			// may hold an access PIN).
+			h.log().Warn("webhook signature rejected", "Action", action.String(), "Error", err.Error(), "BodyBytes", len(body),
+				"Hint", "check NEXUDUS_WEBHOOK_SECRET matches the secret of the webhook in Nexudus; Nexudus disables a webhook after repeated failures")
 			out.Status, out.Error = "error", err.Error()
 			h.reply(w, http.StatusUnauthorized, out)
 			return
@@ -134,55 +137,11 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.reply(w, http.StatusOK, out)
 }
 
-// deliver signals what the record concerns. Entitlements get SignalWithStart: the workflow reads the entity
-// again, so a repeated, reordered or late webhook only causes a re-read, and a run started for an entity that
-// has already ended does nothing.
-func (h *Webhooks) deliver(ctx context.Context, rec nexudus.Record) ([]string, error) {
-	var kind access.Kind
-	switch rec.Kind {
-	case nexudus.KindBooking:
-		kind = access.KindBooking
-	case nexudus.KindCoworkerContract:
-		kind = access.KindContract
-	case nexudus.KindVisitor:
-		kind = access.KindVisitor
-	case nexudus.KindCoworker:
-		return h.coworkerChanged(ctx, int64(rec.Id))
-	default:
-		// Check-ins are written by us (presence tracking); nothing to do.
-		return nil, nil
-	}
-	ref := access.Ref{Kind: kind, ID: int64(rec.Id)}
-	if err := StartOrSignal(ctx, h.Temporal, h.TaskQueue, ref); err != nil {
-		return nil, err
-	}
-	return []string{ref.WorkflowID()}, nil
-}
-
 // StartOrSignal tells an entitlement workflow to read its entity again, starting it when none runs. A run
 // started for an entity that already ended reads that and finishes, so this never resurrects access; the
 // change poller and reconciliation start entitlements the same way (activities.StartEntitlement).
 func StartOrSignal(ctx context.Context, c client.Client, taskQueue string, ref access.Ref) error {
 	return activities.StartEntitlement(ctx, c, taskQueue, ref)
-}
-
-// coworkerChanged refreshes the customer workflows of a coworker (new email or access card). A coworker
-// without a running customer workflow has nothing to refresh.
-func (h *Webhooks) coworkerChanged(ctx context.Context, coworkerID int64) ([]string, error) {
-	var signalled []string
-	for _, loc := range h.Locations {
-		id := access.CustomerKey{LocationID: loc, CoworkerID: coworkerID}.WorkflowID()
-		err := h.Temporal.SignalWorkflow(ctx, id, "", access.SignalChanged, nil)
-		var notFound *serviceerror.NotFound
-		switch {
-		case errors.As(err, &notFound):
-		case err != nil:
-			return nil, err
-		default:
-			signalled = append(signalled, id)
-		}
-	}
-	return signalled, nil
 }
 
 func (h *Webhooks) reply(w http.ResponseWriter, status int, out Outcome) {

@@ -50,8 +50,8 @@ consistent: a workflow started a second ago may not be counted yet.`,
 var (
 	entitlementStates = []access.State{access.StateScheduled, access.StateTentative, access.StateGranted,
 		access.StateRevoked, access.StateCancelled, access.StateSkipped}
-	customerStates = []access.State{access.StateActive, access.StateNoAccess, access.StateSuspended,
-		access.StateDeleted}
+	customerStates = []access.State{access.StateActive, access.StateNoSeat, access.StateNoAccess,
+		access.StateSuspended, access.StateNotOurs, access.StateDeleted}
 )
 
 type kindCount struct {
@@ -359,17 +359,24 @@ func (a *app) printCustomer(rep customerReport, zone *time.Location, changes int
 		rep.Execution)
 	fmt.Fprintf(w, "State:       %s\n", orDash(string(st.State)))
 	if st.User != nil {
-		suspended := ""
+		how := ", found in Salto (not marked as created by nexsalto)"
+		if st.User.Created {
+			how = ", created by nexsalto"
+		}
 		if st.User.Suspended {
-			suspended = ", suspended"
+			how += ", suspended"
 		}
 		fmt.Fprintf(w, "Salto user:  site user %s, platform user %s%s\n", st.User.SiteUserID, st.User.PlatformUserID,
-			suspended)
+			how)
 	} else {
 		fmt.Fprintln(w, "Salto user:  none linked")
 	}
 	if st.UserProblem != "" {
 		fmt.Fprintf(w, "Problem:     %s\n", st.UserProblem)
+	}
+	if len(st.Foreign) > 0 {
+		fmt.Fprintf(w, "Not ours:    also in %s; the no-access policy left the user as it is\n",
+			strings.Join(st.Foreign, ", "))
 	}
 
 	fmt.Fprintln(w, "\nHolds:")

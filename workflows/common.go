@@ -9,6 +9,7 @@ package workflows
 import (
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -212,6 +213,8 @@ func fmtGroups(gs []string) string {
 type saValues struct {
 	kind, state, customer, location, saltoUser string
 	grantAt, revokeAt                          time.Time
+	// desks is a comma-separated list (a string keeps saValues comparable).
+	desks string
 }
 
 func (v saValues) upsert(ctx workflow.Context, last *saValues, first bool) {
@@ -244,6 +247,15 @@ func (v saValues) upsert(ctx workflow.Context, last *saValues, first bool) {
 	keyword(access.SASaltoUser, v.saltoUser, last.saltoUser)
 	when(access.SAGrantAt, v.grantAt, last.grantAt)
 	when(access.SARevokeAt, v.revokeAt, last.revokeAt)
+	switch {
+	case !first && v.desks == last.desks:
+	case v.desks == "":
+		if !first {
+			ups = append(ups, access.SADesks.ValueUnset())
+		}
+	default:
+		ups = append(ups, access.SADesks.ValueSet(strings.Split(v.desks, ",")))
+	}
 	if len(ups) == 0 {
 		return
 	}
@@ -253,4 +265,13 @@ func (v saValues) upsert(ctx workflow.Context, last *saValues, first bool) {
 		workflow.GetLogger(ctx).Warn("could not upsert search attributes", "Error", err)
 	}
 	*last = v
+}
+
+// joinIDs writes ids comma-separated ("" for none).
+func joinIDs(ids []int64) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = strconv.FormatInt(id, 10)
+	}
+	return strings.Join(parts, ",")
 }

@@ -85,7 +85,7 @@ func (w *entitlementRun) run(ctx workflow.Context) error {
 		if w.st.Entitlement != nil {
 			w.act(ctx)
 		}
-		done := w.finished(workflow.Now(ctx))
+		done := w.finished(ctx)
 		if done && w.drainChanged() {
 			// The entity changed while we were about to finish: read it again rather than lose the signal.
 			w.st.Reload = true
@@ -277,22 +277,38 @@ func (w *entitlementRun) problem(ctx workflow.Context, c access.CustomerKey, des
 }
 
 // finished reports whether nothing is left to do: no access given and none can come without a change in
-// Nexudus (which would start a new run).
-func (w *entitlementRun) finished(now time.Time) bool {
+// Nexudus or in the mapping (each starts a new run: a webhook, the poller, reconciliation or a backfill).
+func (w *entitlementRun) finished(ctx workflow.Context) bool {
 	e := w.st.Entitlement
 	if e == nil || w.st.Granted != nil {
 		return false
 	}
-	return e.Status.Terminal() || (!e.RevokeAt.IsZero() && !now.Before(e.RevokeAt))
+	if e.Status.Terminal() || (!e.RevokeAt.IsZero() && !workflow.Now(ctx).Before(e.RevokeAt)) {
+		return true
+	}
+	// An entitlement that maps to no group (most meeting rooms of a location) would otherwise sleep until its
+	// end, or for ever when it has none. Runs that slept that way before this change keep doing so.
+	return givesNothing(*e) &&
+		workflow.GetVersion(ctx, changeFinishUnmapped, workflow.DefaultVersion, 1) >= 1
+}
+
+// changeFinishUnmapped is the GetVersion change id of finishing at once when nothing is mapped.
+const changeFinishUnmapped = "finish-when-unmapped"
+
+// givesNothing reports an entitlement that cannot give access whatever the time: nothing is mapped to it, or a
+// visit lacks what a visitor's access needs.
+func givesNothing(e access.Entitlement) bool {
+	return len(e.Groups) == 0 || (e.Kind == access.KindVisitor && e.Visitor == nil)
 }
 
 func (w *entitlementRun) finish(ctx workflow.Context) {
 	if w.st.EverGranted {
 		return
 	}
-	_, why := wanted(*w.st.Entitlement, workflow.Now(ctx))
+	e := *w.st.Entitlement
+	_, why := wanted(e, workflow.Now(ctx))
 	w.st.History = appendChange(w.st.History, access.Change{At: workflow.Now(ctx), Action: access.ActionSkipped,
-		Reason: "no access given: " + why})
+		Reason: "no access given: " + why + " (" + e.Summary + ")"})
 }
 
 // nextWake is the next instant the plan changes by itself (zero: only a signal can change it).
@@ -381,6 +397,7 @@ func (w *entitlementRun) publish(ctx workflow.Context, done bool) {
 		v.customer = strconv.FormatInt(e.CoworkerID, 10)
 		v.location = strconv.FormatInt(e.LocationID, 10)
 		v.grantAt, v.revokeAt = e.GrantAt, e.RevokeAt
+		v.desks = joinIDs(e.Desks)
 	}
 	if g := w.st.Granted; g != nil && g.Visitor != nil {
 		v.saltoUser = g.Visitor.SiteUserID

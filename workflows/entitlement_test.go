@@ -366,6 +366,38 @@ func TestUnmappedResourceDoesNothing(t *testing.T) {
 	}
 }
 
+// An entitlement that maps to no group finishes as soon as it has been read, skipped with why: a booking of an
+// unmapped room does not sleep until its end, a pass of an unmapped product without expiry does not run for
+// ever. Only a change in Nexudus or in the mapping starts it again.
+func TestUnmappedEntitlementsFinishAtOnce(t *testing.T) {
+	for name, e := range map[string]access.Entitlement{
+		"booking of an unmapped room": {Ref: bookingRef(17), Status: access.StatusActive, GrantAt: at(9, 0),
+			RevokeAt: at(11, 0), Summary: "Room 9 (resource 9 is not mapped to any access group)"},
+		"pass of an unmapped product, no expiry": {Ref: passRef(22), Status: access.StatusActive,
+			Summary: "Gym pass (pass product 5 is not mapped to any access group)"},
+		"visitor without an expected arrival": {Ref: access.Ref{Kind: access.KindVisitor, ID: 23},
+			Status: access.StatusActive, Groups: []string{"visitors"}, Summary: "visitor V (no expected arrival)"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			w := newWorld(t)
+			w.setEnt(e)
+			w.env.SetTestTimeout(10 * time.Second)
+			st := runEntitlement(t, w, e.Ref)
+			checkSignals(t, w)
+			if !w.now().Equal(t0) {
+				t.Errorf("finished at %s, want at once (%s)", w.now().Format(time.TimeOnly), t0.Format(time.TimeOnly))
+			}
+			if st.State != access.StateSkipped {
+				t.Errorf("state %s, want skipped", st.State)
+			}
+			last := st.History[len(st.History)-1]
+			if last.Action != access.ActionSkipped || !strings.Contains(last.Reason, e.Summary) {
+				t.Errorf("last change %s %q, want skipped with the reason", last.Action, last.Reason)
+			}
+		})
+	}
+}
+
 func TestBookingMovedToAnotherCustomer(t *testing.T) {
 	w := newWorld(t)
 	b := booking(17, at(9, 0), at(10, 0))

@@ -59,7 +59,9 @@ type saltoCall struct {
 type saltoUser struct {
 	SiteUserID, PlatformID, Email, Tag string
 	Suspended, Guest                   bool
-	ValidUntil                         time.Time
+	// Ours: created by EnsureSaltoUser (it carries our alias); users added by a test were there before.
+	Ours       bool
+	ValidUntil time.Time
 }
 
 // world holds every fake; one world can serve several environments in turn (Continue-As-New tests).
@@ -87,6 +89,11 @@ type world struct {
 	failAdd    map[string]error
 	transient  map[string]int
 	retryAfter map[string]time.Duration
+	// seats is the site's licence-seat limit (0: unlimited): without a free one, creating a user or
+	// subscribing one leaves it suspended, as Salto answers.
+	seats int
+	// holdChecks counts CheckUserHold calls (kept out of calls, which lists writes and lookups by email).
+	holdChecks int
 
 	logs   *recordingLogger
 	counts *commandCounts
@@ -133,6 +140,7 @@ func (w *world) newEnv(start time.Time) *testsuite.TestWorkflowEnvironment {
 	reg(w.GrantVisitor, access.ActivityGrantVisitor)
 	reg(w.RevokeVisitor, access.ActivityRevokeVisitor)
 	reg(w.RecordProblem, access.ActivityRecordProblem)
+	reg(w.CheckUserHold, access.ActivityCheckUserHold)
 	env.SetOnTimerFiredListener(func(string) { w.counts.add("timerFired") })
 	env.SetOnTimerCanceledListener(func(string) { w.counts.add("timerCanceled") })
 	env.SetOnActivityCompletedListener(func(*activity.Info, converter.EncodedValue, error) {
@@ -274,7 +282,9 @@ func (w *world) EnsureSaltoUser(_ context.Context, req access.EnsureUserRequest)
 		return access.SaltoUser{}, nil
 	}
 	if u == nil {
+		free := w.seatFree()
 		u = w.newUser(cw.Email, cw.Card, false)
+		u.Ours, u.Suspended = true, !free
 		w.call("create", "", u.SiteUserID)
 	}
 	if u.Tag != cw.Card {
@@ -282,11 +292,22 @@ func (w *world) EnsureSaltoUser(_ context.Context, req access.EnsureUserRequest)
 		w.call("tag", "", u.SiteUserID)
 	}
 	if u.Suspended && req.Subscribe {
-		u.Suspended = false
+		u.Suspended = !w.seatFree()
 		w.call("subscribe", "", u.SiteUserID)
 	}
 	return access.SaltoUser{SiteID: req.SiteID, SiteUserID: u.SiteUserID, PlatformUserID: u.PlatformID,
-		Suspended: u.Suspended}, nil
+		Suspended: u.Suspended, Created: u.Ours}, nil
+}
+
+// seatFree says whether a user could be subscribed now: subscribed non-guest users hold the seats.
+func (w *world) seatFree() bool {
+	used := 0
+	for _, u := range w.users {
+		if !u.Guest && !u.Suspended {
+			used++
+		}
+	}
+	return w.seats <= 0 || used < w.seats
 }
 
 func (w *world) AddToGroup(_ context.Context, c access.GroupChange) error {
@@ -320,20 +341,44 @@ func (w *world) RemoveFromGroup(_ context.Context, c access.GroupChange) error {
 	return nil
 }
 
-func (w *world) SetSubscription(_ context.Context, c access.SubscriptionChange) error {
+func (w *world) SetSubscription(_ context.Context, c access.SubscriptionChange) (access.SaltoUser, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	u := w.users[c.SiteUserID]
 	if u == nil {
-		return access.NewFinalError(access.ErrSaltoNotFound, "user not found", nil)
+		return access.SaltoUser{}, access.NewFinalError(access.ErrSaltoNotFound, "user not found", nil)
 	}
-	u.Suspended = c.Suspended
 	op := "subscribe"
 	if c.Suspended {
 		op = "suspend"
+		u.Suspended = true
+	} else if u.Suspended && w.seatFree() {
+		u.Suspended = false
 	}
 	w.call(op, "", c.SiteUserID)
-	return nil
+	return access.SaltoUser{SiteID: c.SiteID, SiteUserID: u.SiteUserID, PlatformUserID: u.PlatformID,
+		Suspended: u.Suspended, Created: u.Ours}, nil
+}
+
+// CheckUserHold reports the groups outside Owned the user is in.
+func (w *world) CheckUserHold(_ context.Context, r access.HoldRequest) (access.UserHold, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.holdChecks++
+	u := w.users[r.SiteUserID]
+	switch {
+	case u == nil:
+		return access.UserHold{Gone: true}, nil
+	case u.Ours:
+		return access.UserHold{Ours: true}, nil
+	}
+	var hold access.UserHold
+	for _, g := range sortedKeys(w.members) {
+		if w.members[g][u.PlatformID] && !slices.Contains(r.Owned, g) {
+			hold.Foreign = append(hold.Foreign, g+" ("+g+")")
+		}
+	}
+	return hold, nil
 }
 
 func (w *world) DeleteSaltoUser(_ context.Context, r access.DeleteUserRequest) error {

@@ -159,7 +159,7 @@ func (w *reconcileRun) count(t access.ReconcilePlan) {
 	r := &w.p.Report
 	r.Checked, r.Entitlements, r.Members = t.Checked, t.Entitlements, t.Members
 	r.Added, r.Removed, r.Suspended, r.Deleted, r.Refreshed = t.Added, t.Removed, t.Suspended, t.Deleted, t.Refreshed
-	r.Unmatched = t.Unmatched
+	r.Unmatched, r.Resubscribed = t.Unmatched, t.Resubscribed
 	r.Calls = t.Calls
 }
 
@@ -183,10 +183,11 @@ func reportDetails(r access.ReconcileReport) string {
 	if !r.Finished.IsZero() {
 		fmt.Fprintf(&b, " · took %s", r.Duration.Round(time.Millisecond))
 	}
-	b.WriteString("\n\n| checked | entitlements | members | added | removed | suspended | deleted | refreshed | unmatched | repairs | errors |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
-	fmt.Fprintf(&b, "| %d | %d | %d | %d | %d | %d | %d | %d | %d | %d | %d |\n\n", r.Checked, r.Entitlements, r.Members,
-		r.Added, r.Removed, r.Suspended, r.Deleted, r.Refreshed, r.Unmatched, r.Repairs, r.Errors)
+	b.WriteString("\n\n| checked | entitlements | members | added | removed | suspended | deleted | refreshed | resubscribed | unmatched | repairs | errors |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| %d | %d | %d | %d | %d | %d | %d | %d | %d | %d | %d | %d |\n\n", r.Checked, r.Entitlements,
+		r.Members, r.Added, r.Removed, r.Suspended, r.Deleted, r.Refreshed, r.Resubscribed, r.Unmatched, r.Repairs,
+		r.Errors)
 	fmt.Fprintf(&b, "Calls: Nexudus %d, Salto %d, Temporal %d\n", r.Calls.Nexudus, r.Calls.Salto, r.Calls.Temporal)
 	for _, s := range r.ErrorSamples {
 		fmt.Fprintf(&b, "- error: %s\n", s)

@@ -200,3 +200,23 @@ func TestRepairSurvivesContinueAsNew(t *testing.T) {
 	checkCalls(t, w.callsOf("add", "remove"), wantCall{at(8, 45), "add", "room-a"}, wantCall{at(9, 0), "add", "room-a"},
 		wantCall{at(10, 15), "remove", "room-a"})
 }
+
+// A repair that read Salto before the workflow added a group (reconciliation ran while a burst of webhooks
+// granted) does not make the workflow add it a second time: groups changed after the repair's reading keep what
+// the workflow knows. One Salto call per grant.
+func TestStaleRepairDoesNotAddAgain(t *testing.T) {
+	w := newWorld(t)
+	in := knownUser(w)
+	u := w.userByEmail("ada@example.com")
+	w.grantAt(at(8, 45), "booking-1", at(12, 15), "room-a")
+	// Read at 8:40, before the add; delivered at 8:50, after it.
+	w.afterAt(at(8, 50), func() {
+		w.env.SignalWorkflow(access.SignalRepair, access.Repair{AsOf: at(8, 40), Owned: owned, User: saltoRef(u),
+			Reason: "reconciliation read before the grant"})
+	})
+	w.revokeAt(at(12, 15), "booking-1")
+	runCustomer(t, w, in)
+	checkCalls(t, w.callsOf("add", "remove"),
+		wantCall{at(8, 45), "add", "room-a"},
+		wantCall{at(12, 15), "remove", "room-a"})
+}

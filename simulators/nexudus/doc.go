@@ -50,13 +50,25 @@
 //
 // Writes through the API or the admin entity API (not seeds) send, for every active
 // webhook registered for the action (and for the record's business, when the webhook
-// names one), a POST with a JSON array holding the one full record, signed with
-// X-Nexudus-Hook-Signature (uppercase hex HMAC-SHA256 of the body) when
-// Options.WebhookSecret is set. Actions: booking create/update/delete 6/7/8; contract
+// names one), a POST with a JSON array holding the one full record, serialised as
+// Json.NET does by default (UTF-8, no escaping of <, > and &). With
+// Options.WebhookSecret set it is signed with X-Nexudus-Hook-Signature the documented
+// way: uppercase hex HMAC-SHA256 keyed with the secret over the body, both passed
+// through .NET's ASCIIEncoding first, so each non-ASCII character (é, €, an emoji)
+// is hashed as '?' although the body is sent as UTF-8. Options.WebhookSignsRawUTF8 is
+// a guess switch: it signs the raw UTF-8 bytes with the raw secret instead, the
+// behaviour Nexudus would have if it ever signed what it sends; a receiver should
+// accept both. Actions: booking create/update/delete 6/7/8; contract
 // create 10 (plus 14 for a customer's first contract), cancellation (Cancelled set or
 // CancellationDate set/changed) or deletion 11, tariff change 13, other changes 12;
-// coworker create/update 3/2 (none on delete); visitor create 42, visitor arrival 41;
-// check-in create/update/delete 47/48/49; nothing for passes. Delivery is asynchronous,
+// coworker create/update 3/2; visitor create 42, visitor arrival 41; check-in
+// create/update/delete 47/48/49; nothing for passes. The admin panel's "Customer deleted"
+// and "Floor plan desk created/updated/deleted" have no documented numbers: the simulator
+// sends them as CoworkerDelete 1001 and FloorPlanDeskCreate/Update/Delete 1002/1003/1004
+// (the nexudus package's own numbers; a guess, and harmless since receivers are told the
+// action by the URL), a desk update also whenever a contract write changes which
+// contracts hold the desk (a guess too). "Access control updated" is accepted for
+// registration (1005) but never sent: what Nexudus sends it for is not documented. Delivery is asynchronous,
 // in order per URL, tried Options.WebhookAttempts times with doubling delays; after
 // Options.WebhookDisableAfter consecutive failed deliveries the webhook is set
 // inactive, as Nexudus does.

@@ -6,6 +6,7 @@ import (
 	"math/big"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 )
@@ -43,7 +44,9 @@ func newKinds() map[string]*kind {
 		{name: kContract, path: "/api/billing/coworkercontracts", typ: reflect.TypeOf(CoworkerContract{}),
 			omit: []string{"Desks", "Notes"}, prepare: prepContract, after: afterContract, events: eventsContract,
 			business: func(s *Server, r record) int { return s.coworkerBusiness(r.(*CoworkerContract).CoworkerId) }},
-		{name: kDesk, path: "/api/sys/floorplandesks", typ: reflect.TypeOf(FloorPlanDesk{}), prepare: prepDesk},
+		{name: kDesk, path: "/api/sys/floorplandesks", typ: reflect.TypeOf(FloorPlanDesk{}), prepare: prepDesk,
+			events:   eventsDesk,
+			business: func(_ *Server, r record) int { return r.(*FloorPlanDesk).FloorPlanBusinessId }},
 		{name: kBooking, path: "/api/spaces/bookings", typ: reflect.TypeOf(Booking{}), omit: []string{"Notes"},
 			prepare: prepBooking, events: eventsBooking,
 			business: func(s *Server, r record) int { return s.resourceBusiness(r.(*Booking).ResourceId) }},
@@ -215,6 +218,7 @@ func afterContract(s *Server, old, cur record, now time.Time) {
 		if fmt.Sprint(ids) != fmt.Sprint(d.CoworkerContractIds) || holder != d.CoworkerId {
 			d.CoworkerContractIds, d.CoworkerId = ids, holder
 			d.UpdatedOn = At(now)
+			s.movedDesks = append(s.movedDesks, id)
 		}
 	}
 }
@@ -329,7 +333,28 @@ func eventsCoworker(_ *Server, o op, _, _ record) []int {
 	case opUpdate:
 		return []int{actCoworkerUpdate}
 	}
-	return nil // Nexudus has no action for a deleted customer
+	return []int{actCoworkerDelete}
+}
+
+func eventsDesk(_ *Server, o op, _, _ record) []int {
+	return []int{[]int{actDeskCreate, actDeskUpdate, actDeskDelete}[o]}
+}
+
+// emitMovedDesks sends a desk update for each desk whose holder the last contract write changed, as a floor
+// plan shows it: a guess (see doc.go), since Nexudus does not document what the desk webhooks follow.
+func (s *Server) emitMovedDesks(src source) {
+	moved := s.movedDesks
+	s.movedDesks = nil
+	if src == srcSeed {
+		return
+	}
+	slices.Sort(moved)
+	k := s.kinds[kDesk]
+	for _, id := range slices.Compact(moved) {
+		if r, ok := s.tables[kDesk].rows[id]; ok {
+			s.emit(k, []int{actDeskUpdate}, r)
+		}
+	}
 }
 
 func eventsBooking(_ *Server, o op, _, _ record) []int {

@@ -24,8 +24,12 @@ type Options struct {
 	TokenTTL time.Duration
 	// RefreshTokenTTL is the refresh-token lifetime (default 15 days).
 	RefreshTokenTTL time.Duration
-	// WebhookSecret, when set, signs webhooks (X-Nexudus-Hook-Signature).
+	// WebhookSecret, when set, signs webhooks (X-Nexudus-Hook-Signature) as Nexudus
+	// documents: HMAC of the ASCII-folded secret and body, non-ASCII characters as '?'.
 	WebhookSecret string
+	// WebhookSignsRawUTF8 signs the raw UTF-8 bytes with the raw secret instead: a guess
+	// switch, for receivers that must also survive Nexudus signing what it sends.
+	WebhookSignsRawUTF8 bool
 	// PageSizeMax caps the "size" of list requests (default 1000).
 	PageSizeMax int
 	// Clock stamps CreatedOn/UpdatedOn and expires tokens (default time.Now). The
@@ -106,6 +110,8 @@ type Server struct {
 	window budgetWindow
 	stats  Stats
 	hooks  hookState
+	// movedDesks are the desks whose holder a contract write just changed (see afterContract).
+	movedDesks []int
 
 	ctx    context.Context
 	cancel context.CancelFunc

@@ -307,6 +307,7 @@ func (s *Server) save(k *kind, old, cur record, src source) (record, error) {
 		}
 		s.emit(k, k.events(s, o, old, cur), cur)
 	}
+	s.emitMovedDesks(src)
 	return cur, nil
 }
 
@@ -324,6 +325,7 @@ func (s *Server) remove(k *kind, id int) (record, error) {
 	if k.events != nil {
 		s.emit(k, k.events(s, opDelete, old, nil), old)
 	}
+	s.emitMovedDesks(srcAPI)
 	return old, nil
 }
 

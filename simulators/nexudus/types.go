@@ -384,6 +384,18 @@ const (
 	actCheckinDeleted           = 49
 )
 
+// Actions Nexudus names in its admin panel without documenting their numbers. The simulator takes the numbers
+// the nexudus package gives them (its own, above every documented one): a guess kept here, and harmless, since
+// receivers are told the action by the URL, never by the number.
+const (
+	actCoworkerDelete = 1001
+	actDeskCreate     = 1002
+	actDeskUpdate     = 1003
+	actDeskDelete     = 1004
+	// 1005 "Access control updated" is accepted for registration but never sent: what Nexudus sends it for
+	// is not documented.
+)
+
 // actionNames are the names accepted for webhook registration and shown in the log.
 var actionNames = map[int]string{
 	actCoworkerUpdate: "CoworkerUpdate", actCoworkerCreate: "CoworkerCreate",
@@ -394,4 +406,6 @@ var actionNames = map[int]string{
 	actCoworkerCheckout:      "CoworkerCheckout", actCoworkerCheckin: "CoworkerCheckin",
 	actVisitorCheckedin: "VisitorCheckedin", actVisitorRegistered: "VisitorRegistered",
 	actCheckinCreated: "CheckinCreated", actCheckinUpdated: "CheckinUpdated", actCheckinDeleted: "CheckinDeleted",
+	actCoworkerDelete: "CoworkerDelete", actDeskCreate: "FloorPlanDeskCreate", actDeskUpdate: "FloorPlanDeskUpdate",
+	actDeskDelete: "FloorPlanDeskDelete", 1005: "AccessControlUpdate",
 }

@@ -3,16 +3,14 @@ package nexudussim
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"sort"
-	"strings"
 	"time"
+
+	"github.com/nexsalto/nexsalto/nexudus"
 )
 
 // Delivery states.
@@ -71,13 +69,29 @@ func (h *hookState) init() {
 	h.failures = map[int]int{}
 }
 
+// sign signs a webhook body as Nexudus documents (secret and body ASCII-folded, see
+// nexudus.Sign), or over the raw UTF-8 with Options.WebhookSignsRawUTF8; "" without a
+// secret.
 func (s *Server) sign(body []byte) string {
 	if s.opts.WebhookSecret == "" {
 		return ""
 	}
-	m := hmac.New(sha256.New, []byte(s.opts.WebhookSecret))
-	m.Write(body)
-	return strings.ToUpper(hex.EncodeToString(m.Sum(nil)))
+	if s.opts.WebhookSignsRawUTF8 {
+		return nexudus.SignRawUTF8([]byte(s.opts.WebhookSecret), body)
+	}
+	return nexudus.Sign([]byte(s.opts.WebhookSecret), body)
+}
+
+// webhookBody serialises records as Json.NET does by default: <, > and & are not
+// escaped as json.Marshal does (non-ASCII text stays UTF-8 in both).
+func webhookBody(recs []record) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(recs); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // emit queues one delivery per active webhook registered for each action, with a body
@@ -91,7 +105,7 @@ func (s *Server) emit(k *kind, acts []int, rec record) {
 	if k.business != nil {
 		biz = k.business(s, rec)
 	}
-	body, err := json.Marshal([]record{rec})
+	body, err := webhookBody([]record{rec})
 	if err != nil {
 		return
 	}

@@ -2,6 +2,9 @@ package nexudussim_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -380,4 +383,65 @@ func TestAdminWritesFireWebhooksSeedsDoNot(t *testing.T) {
 	// their relative order is not promised.
 	assert.Equal(t, map[nexudus.Action][]int{nexudus.ActionBookingCreate: {b.Id}, nexudus.ActionBookingDelete: {b.Id}}, got)
 	assert.True(t, nexudussim.IsNotFound(nexudussim.Delete[nexudussim.Booking](f.sim, b.Id)))
+}
+
+// dotnetASCII is the test's own rendering of .NET's ASCIIEncoding: each non-ASCII rune
+// (and each invalid byte) becomes '?'.
+func dotnetASCII(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r > 127 {
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+func hmacHex(key, msg string) string {
+	m := hmac.New(sha256.New, []byte(key))
+	m.Write([]byte(msg))
+	return strings.ToUpper(hex.EncodeToString(m.Sum(nil)))
+}
+
+// Nexudus signs the ASCII-folded JSON text and sends the UTF-8: the simulator does the
+// same by default, and signs the raw bytes only with the guess switch on.
+func TestWebhookSignatureOfNonASCIIText(t *testing.T) {
+	const name, company = "José Müller", "Café <Ltd> & Co 😀 €"
+	cases := []struct {
+		name   string
+		opts   nexudussim.Options
+		expect func(secret, body string) string
+	}{
+		{"documented, folded", nexudussim.Options{WebhookSecret: secret},
+			func(sec, body string) string { return hmacHex(dotnetASCII(sec), dotnetASCII(body)) }},
+		{"documented, non-ASCII secret folded too", nexudussim.Options{WebhookSecret: "clé-" + secret},
+			func(sec, body string) string { return hmacHex(dotnetASCII(sec), dotnetASCII(body)) }},
+		{"raw UTF-8 switch", nexudussim.Options{WebhookSecret: secret, WebhookSignsRawUTF8: true},
+			func(sec, body string) string { return hmacHex(sec, body) }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t, c.opts, nexudus.ActionCoworkerCreate)
+			_, err := f.client.CreateCoworker(context.Background(), nexudus.Coworker{FullName: name, CompanyName: company})
+			require.NoError(t, err)
+			f.flush(t)
+			got := f.rcv.hooks()
+			require.Len(t, got, 1)
+			h := got[0]
+			body := string(h.body)
+			assert.Contains(t, body, `"FullName":"José Müller"`, "UTF-8 on the wire, not \\u escapes")
+			assert.Contains(t, body, `"CompanyName":"Café <Ltd> & Co 😀 €"`, "no HTML escaping, as Json.NET")
+			assert.NotContains(t, body, `\u003c`)
+			assert.False(t, strings.HasSuffix(body, "\n"), "no trailing newline")
+			assert.Equal(t, c.expect(c.opts.WebhookSecret, body), h.signature)
+			assert.NotEqual(t, hmacHex(c.opts.WebhookSecret, dotnetASCII(body)), hmacHex(c.opts.WebhookSecret, body),
+				"the body must hold non-ASCII text for this test to mean anything")
+			require.NoError(t, nexudus.VerifySignature([]byte(c.opts.WebhookSecret), h.body, h.signature),
+				"the receiver accepts either form")
+			rec, err := nexudus.ParseWebhook(h.action, h.body)
+			require.NoError(t, err)
+			var co nexudus.Coworker
+			require.NoError(t, rec.Decode(&co))
+			assert.Equal(t, name, co.FullName)
+		})
+	}
 }

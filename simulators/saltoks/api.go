@@ -303,7 +303,11 @@ func (s *Server) setSubscription(r *http.Request) reply {
 		u.SubscriptionState = stateSuspended
 	case stateSubscribed:
 		if u.SubscriptionState != stateSubscribed && !u.guest && !st.seatFree() {
-			return errReply(http.StatusForbidden, CodeNoFreeSeat, "No free licence seat on this site")
+			if s.guesses.SubscribeWithoutSeat == SubscribeRefused {
+				return errReply(http.StatusForbidden, CodeNoFreeSeat, "No free licence seat on this site")
+			}
+			// The documented pattern of a create without a seat: success, and the user stays suspended.
+			return okReply(u.view())
 		}
 		u.SubscriptionState = stateSubscribed
 	default:

@@ -25,9 +25,10 @@
 //     "utc_date_time ge|gt|le|lt DateTime'…'", "lock_id eq '…'" and "user_id eq '…'" (entries), joined by "and".
 //     String literals escape a quote by doubling it. Anything else answers 400 1100. $orderby is accepted only
 //     on entries as "utc_date_time asc" or "utc_date_time desc" (default desc); anything else answers 400 1102.
-//   - Seats: a site with a seat limit (SiteSeed.Seats, or Options.Seats) answers 201 with
-//     subscription_state "suspended" when a user is created while no seat is free; subscribing a user then
-//     answers 403 ErrorCode 2301. Deleting a user answers 202 and frees the seat at once. Guests use no seat.
+//   - Seats: a site with a seat limit (SiteSeed.Seats, Options.Seats, or SetSeats later) answers 201 with
+//     subscription_state "suspended" when a user is created while no seat is free; subscribing a suspended
+//     user then answers as Guesses.SubscribeWithoutSeat says (see Guesses below). Suspended users hold no
+//     seat. Deleting a user answers 202 and frees the seat at once. Guests use no seat.
 //   - Options.ConsistencyWindow: for that long after a user is created through the API, adding the user to a
 //     group answers 404 2202 and PIN calls answer 403 2203, as on the live API right after creation.
 //   - Adding a member twice answers 409 ErrorCode 2206; removing a non-member answers 404 2202.
@@ -37,6 +38,19 @@
 //     simulator's own choices, because the live codes for those cases are unknown.
 //   - An access token must carry the scope user_api.full_access, else the API answers 403 2203. A refresh token
 //     is issued only when offline_access was requested.
+//
+// # Guesses
+//
+// Where the notes mark the live behaviour as unknown [G], the simulator's answer is a guess. The guesses that
+// change what a client must handle are switches in one place, the Guesses type (Options.Guesses at start,
+// SetGuesses or PUT /admin/guesses while running), each defaulting to what the notes tell a client to expect:
+//
+//   - SubscribeWithoutSeat: subscribing a suspended user while no seat is free. Default
+//     SubscribeStaysSuspended, 200 with the user still "suspended" (the documented pattern of a create without
+//     a seat); SubscribeRefused answers 403 ErrorCode 2301 instead.
+//
+// Fixed choices that no client depends on: the error codes listed above as this simulator's own, $skip paging,
+// and member-list items shaped as platform users.
 //
 // # Admin API (JSON, no authentication)
 //
@@ -48,9 +62,13 @@
 //	                                          "responses": {"200": n, "429": n, ...}, "total": n}
 //	DELETE /admin/stats                       reset the counters
 //	POST   /admin/tokens/revoke               invalidate every access token (refresh tokens stay valid)
+//	GET    /admin/guesses                     the answers chosen where live behaviour is unknown:
+//	                                          {"subscribe_without_seat": "stays_suspended" | "refused"}
+//	PUT    /admin/guesses                     replace them (same body; "" or {} restores the defaults)
 //	GET    /admin/sites                       sites with their seat limit
 //	POST   /admin/sites                       {"id"?, "site_uid", "customer_reference", "time_zone", "pin_enabled",
 //	                                          "seats"} → the site
+//	PUT    /admin/sites/{site}/seats          {"seats": n} the site's seat limit (0 = unlimited) → 204
 //	GET    /admin/sites/{site}/users          site users with subscription_state, pin_set, created_at
 //	POST   /admin/sites/{site}/users          {"first_name","last_name","alias","email","tag_id",
 //	                                          "subscription_state","use_pin","blocked"} → the site user (usable
@@ -66,6 +84,6 @@
 //	                                          "exit_requested"} → the entry, names filled in from state
 //
 // In admin paths {site} may be the UUID or the site_uid. The same operations exist as Go methods (SeedSite,
-// SeedUser, SeedAccessGroup, SeedLock, SeedEntry, Users, UserByEmail, Groups, GroupMembers, SetFaults, Stats,
-// ResetStats, RevokeAccessTokens, ...) for tests in the same process.
+// SeedUser, SeedAccessGroup, SeedLock, SeedEntry, SetSeats, Users, UserByEmail, Groups, GroupMembers, SetFaults,
+// SetGuesses, Stats, ResetStats, RevokeAccessTokens, ...) for tests in the same process.
 package saltoks

@@ -49,6 +49,8 @@ type Options struct {
 	Clock func() time.Time
 	// Faults are the faults active from the start.
 	Faults Faults
+	// Guesses choose the answers where the live behaviour is unknown (zero: the defaults; see Guesses).
+	Guesses Guesses
 	// Seed makes injected faults reproducible when not zero.
 	Seed uint64
 }
@@ -66,6 +68,7 @@ type Server struct {
 	refreshTokens map[string]*refreshToken
 	codes         map[string]*authCode
 	faults        Faults
+	guesses       Guesses
 	limiter       *rate.Limiter
 	rng           *rand.Rand
 	calls         map[string]int
@@ -108,6 +111,7 @@ func New(opts Options) *Server {
 	}
 	// Options are trusted input from the test or devstack that builds the server; invalid rates are clamped.
 	s.setFaultsLocked(opts.Faults.normalized())
+	s.guesses = opts.Guesses.normalized()
 	s.routes()
 	return s
 }
@@ -143,6 +147,7 @@ func (s *Server) routes() {
 	s.api("/v1.2/", s.notFound)
 
 	s.adminRoutes()
+	s.guessRoutes()
 }
 
 // reply is what an API handler computes under the lock; the middleware writes it after the lock is released.

@@ -437,8 +437,9 @@ func TestMembershipUsesPlatformIDs(t *testing.T) {
 	}
 }
 
+// TestSeats runs with the refusing answer to a subscribe without a seat (a guess: see saltoks.Guesses).
 func TestSeats(t *testing.T) {
-	e := newEnv(t, saltoks.Options{Seats: 1})
+	e := newEnv(t, saltoks.Options{Seats: 1, Guesses: saltoks.Guesses{SubscribeWithoutSeat: saltoks.SubscribeRefused}})
 	s := e.site(saltoks.SiteSeed{})
 	var a, b saltoks.SiteUser
 	e.decode("POST", "/v1.2/sites/"+s.ID+"/users", map[string]any{"first_name": "A", "email": "a@example.com"}, 201, &a)

@@ -1,0 +1,136 @@
+package workflows
+
+import (
+	"errors"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/nexsalto/nexsalto/access"
+)
+
+// How the customer workflow makes its Salto calls: local first, then regular activities that retry without
+// end, always taking signals meanwhile, and what it does with their outcome.
+
+// outcome sorts the result of a Salto call.
+type outcome int
+
+const (
+	done      outcome = iota
+	final             // a failure retrying cannot fix: recorded as a problem for a person
+	transient         // retries ran out or were cancelled: the step stays due and is tried again
+)
+
+// result classifies err; a final failure is recorded as a problem, a transient one pauses the loop so it is
+// retried without spinning.
+func (w *customerRun) result(ctx workflow.Context, err error, what string) outcome {
+	var canceled *temporal.CanceledError
+	switch {
+	case err == nil:
+		return done
+	case errors.As(err, &canceled):
+		return transient
+	case access.IsFinal(err):
+		w.problem(ctx, what+": "+errText(err))
+		return final
+	}
+	workflow.GetLogger(ctx).Warn("Salto call failed, will retry", "Customer", w.in.Customer.WorkflowID(),
+		"Error", err)
+	w.pause(ctx, saltoMaxInterval, what)
+	return transient
+}
+
+func (w *customerRun) problem(ctx workflow.Context, desc string) {
+	w.note(workflow.Now(ctx), access.Change{Action: access.ActionProblem, Reason: desc})
+	w.problems.record(ctx, access.Problem{LocationID: w.in.Customer.LocationID, CoworkerID: w.in.Customer.CoworkerID,
+		Description: desc})
+}
+
+// call runs one Salto activity while still taking signals into the ledger. When keep turns false (the group
+// being added is no longer wanted) the activity is cancelled; removes, suspends and deletes pass no keep and
+// always run to the end.
+//
+// From CustomerRevisionLocalCalls on, the call is tried first as a local activity: a grant then costs no
+// workflow task of its own, which is most of what a webhook costs the server. Only a success or a failure
+// retrying cannot fix is taken from it; anything else (no rate slot within a few seconds, Salto slow or
+// down, a 429) goes on to the regular activity and its retries that never give up. Salto calls are safe to
+// repeat, so one that succeeded unseen in the local attempt is harmless.
+func (w *customerRun) call(ctx workflow.Context, name string, in, out any, summary string, keep func() bool) error {
+	// A location whose Salto calls go through a task queue of their own (a rate shared by all workers) keeps
+	// them there.
+	if w.in.Revision >= access.CustomerRevisionLocalCalls && w.loc.SaltoTaskQueue == "" {
+		err := workflow.ExecuteLocalActivity(saltoLocalContext(ctx, summary), name, in).Get(ctx, out)
+		if err == nil || access.IsFinal(err) {
+			return err
+		}
+		var appErr *temporal.ApplicationError
+		if errors.As(err, &appErr) && appErr.NextRetryDelay() > 0 {
+			// Salto asked for a pause (429 Retry-After): the regular activity must not call again before it.
+			w.pause(ctx, appErr.NextRetryDelay(), summary)
+			if ctx.Err() != nil || (keep != nil && !keep()) {
+				return temporal.NewCanceledError("no longer wanted")
+			}
+		}
+	}
+	actx, cancel := workflow.WithCancel(ctx)
+	defer cancel()
+	f := workflow.ExecuteActivity(saltoContext(actx, w.loc, summary), name, in)
+	return w.await(ctx, f, cancel, keep, out)
+}
+
+// callLong runs a Salto activity that makes many calls (one per access group) as a regular activity only: a
+// local attempt of a few seconds would seldom finish. It heartbeats, so its attempts may take longer.
+func (w *customerRun) callLong(ctx workflow.Context, name string, in, out any, summary string) error {
+	actx, cancel := workflow.WithCancel(ctx)
+	defer cancel()
+	actx = workflow.WithActivityOptions(actx, workflow.ActivityOptions{
+		TaskQueue:           w.loc.SaltoTaskQueue,
+		StartToCloseTimeout: holdTimeout,
+		HeartbeatTimeout:    time.Minute,
+		RetryPolicy:         saltoRetryPolicy(),
+		Summary:             summary,
+	})
+	return w.await(ctx, workflow.ExecuteActivity(actx, name, in), cancel, nil, out)
+}
+
+// await waits for an activity while taking signals into the ledger, cancelling it once keep turns false.
+func (w *customerRun) await(ctx workflow.Context, f workflow.Future, cancel workflow.CancelFunc, keep func() bool,
+	out any) error {
+	cancelled := false
+	for !f.IsReady() {
+		sel := workflow.NewSelector(ctx)
+		sel.AddFuture(f, func(workflow.Future) {})
+		w.addSignals(ctx, sel)
+		sel.Select(ctx)
+		if !cancelled && keep != nil && !f.IsReady() && !keep() {
+			cancel()
+			cancelled = true
+		}
+	}
+	return f.Get(ctx, out)
+}
+
+func (w *customerRun) addSignals(ctx workflow.Context, sel workflow.Selector) {
+	take := func(workflow.ReceiveChannel, bool) { w.drain(ctx) }
+	sel.AddReceive(w.grants, take)
+	sel.AddReceive(w.revokes, take)
+	sel.AddReceive(w.changes, take)
+	sel.AddReceive(w.repairs, take)
+	sel.AddReceive(w.deletions, take)
+}
+
+// pause waits d (taking signals) after a Salto call failed without a final error, which only happens when an
+// activity's retries were cut short (a test environment, an operator); the loop then tries again.
+func (w *customerRun) pause(ctx workflow.Context, d time.Duration, what string) {
+	tctx, cancelTimer := workflow.WithCancel(ctx)
+	defer cancelTimer()
+	timer := workflow.NewTimerWithOptions(tctx, d, workflow.TimerOptions{Summary: "retry " + what})
+	for !timer.IsReady() && ctx.Err() == nil {
+		sel := workflow.NewSelector(ctx)
+		sel.AddFuture(timer, func(workflow.Future) {})
+		w.addSignals(ctx, sel)
+		sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
+		sel.Select(ctx)
+	}
+}

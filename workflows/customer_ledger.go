@@ -1,0 +1,207 @@
+package workflows
+
+import (
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/nexsalto/nexsalto/access"
+)
+
+// The customer workflow's ledger: what the entitlements ask for (grants, revokes, expiry) and what
+// reconciliation reports Salto holds (repairs).
+
+// applyRepair takes what reconciliation saw in Salto as what this workflow has applied there, so the next
+// steps re-add what is missing and remove what the ledger does not hold. It never changes the ledger: access
+// is given only by entitlements.
+func (w *customerRun) applyRepair(ctx workflow.Context, now time.Time, r access.Repair) {
+	u := w.st.User
+	switch {
+	case r.User != nil && !r.User.Known():
+		return
+	case r.User != nil && u == nil:
+		// A Salto user this run does not know (a fresh run, or one deleted by policy that came back by hand):
+		// take it, so its memberships can be removed and the policy applied.
+		adopted := *r.User
+		w.st.User, u = &adopted, &adopted
+		w.st.Applied, w.st.Foreign = nil, nil
+		w.note(now, access.Change{Action: access.ActionUserLinked,
+			Reason: "Salto user " + u.SiteUserID + " (platform " + u.PlatformUserID + ") found by reconciliation"})
+	case r.User == nil && u != nil, r.User != nil && u.PlatformUserID != r.User.PlatformUserID:
+		// Reconciliation matched another user, or none: link again, which finds out which one is right; the
+		// next reconciliation compares again.
+		w.st.Refresh = true
+		w.note(now, access.Change{Action: access.ActionRepair, Reason: r.Reason + " (the Salto user differs: linking again)"})
+		return
+	}
+	if u != nil {
+		u.Suspended = r.User.Suspended
+		u.Created = u.Created || r.User.Created
+		owned := map[string]bool{}
+		for _, g := range r.Owned {
+			owned[g] = true
+		}
+		// Groups outside the owned ones are not what reconciliation looked at: keep them as they are. Nor are
+		// groups this workflow changed after reconciliation read Salto: taking the older reading would add
+		// again a group just added (a second Salto call) or forget one just removed.
+		keep := w.changedSince(ctx, r.AsOf)
+		applied := slices.DeleteFunc(slices.Clone(w.st.Applied), func(g string) bool { return owned[g] && !keep[g] })
+		observed := slices.DeleteFunc(slices.Clone(r.Observed), func(g string) bool { return keep[g] })
+		w.st.Applied = normalizeGroups(append(applied, observed...))
+		// A user the policy left alone as not ours stays so until access returns: reconciliation, which cannot
+		// see the groups we do not own, asks again at every run.
+		if r.NothingLeft && len(w.st.Ledger) == 0 && len(w.st.Foreign) == 0 {
+			w.st.PolicyDue = true
+		}
+		w.retrySeat(ctx, now)
+	}
+	w.note(now, access.Change{Action: access.ActionRepair, Groups: normalizeGroups(r.Observed), Reason: r.Reason})
+}
+
+func (w *customerRun) applyGrant(now time.Time, c access.AccessChange) {
+	key := c.Entitlement
+	old, had := w.st.Ledger[key]
+	switch {
+	case key == "":
+		return
+	case had && c.AsOf.Before(old.AsOf), c.AsOf.Before(w.st.Revoked[key]):
+		w.note(now, access.Change{Action: access.ActionIgnored, Entitlement: key,
+			Reason: "grant of " + fmtTime(c.AsOf) + " is older than the last change"})
+		return
+	case !c.Until.IsZero() && !now.Before(c.Until):
+		w.note(now, access.Change{Action: access.ActionIgnored, Entitlement: key,
+			Reason: "grant arrived after its end " + fmtTime(c.Until)})
+		return
+	}
+	e := access.LedgerEntry{Groups: normalizeGroups(c.Groups), Until: c.Until, Reason: c.Reason,
+		Summary: c.Summary, AsOf: c.AsOf}
+	w.st.Ledger[key] = e
+	delete(w.st.Revoked, key)
+	switch {
+	case !had:
+		w.note(now, access.Change{Action: access.ActionGranted, Entitlement: key, Groups: e.Groups, Until: e.Until,
+			Reason: c.Reason})
+	case !slices.Equal(old.Groups, e.Groups) || !old.Until.Equal(e.Until):
+		w.note(now, access.Change{Action: access.ActionUpdated, Entitlement: key, Groups: e.Groups, Until: e.Until,
+			Reason: c.Reason})
+	}
+}
+
+func (w *customerRun) applyRevoke(now time.Time, c access.AccessChange) {
+	key := c.Entitlement
+	if key == "" {
+		return
+	}
+	if old, had := w.st.Ledger[key]; had {
+		if c.AsOf.Before(old.AsOf) {
+			w.note(now, access.Change{Action: access.ActionIgnored, Entitlement: key,
+				Reason: "revoke of " + fmtTime(c.AsOf) + " is older than the last grant"})
+			return
+		}
+		delete(w.st.Ledger, key)
+		w.note(now, access.Change{Action: access.ActionRevoked, Entitlement: key, Groups: old.Groups,
+			Reason: c.Reason})
+	}
+	if c.AsOf.After(w.st.Revoked[key]) {
+		w.st.Revoked[key] = c.AsOf
+	}
+}
+
+// expire drops ledger entries past their Until (the safety net) and old revoke tombstones.
+func (w *customerRun) expire(ctx workflow.Context) {
+	now := workflow.Now(ctx)
+	for _, key := range sortedKeys(w.st.Ledger) {
+		e := w.st.Ledger[key]
+		if !e.Until.IsZero() && !now.Before(e.Until) {
+			delete(w.st.Ledger, key)
+			w.note(now, access.Change{Action: access.ActionExpired, Entitlement: key, Groups: e.Groups,
+				Until: e.Until, Reason: "ended " + fmtTime(e.Until) + ": " + e.Summary})
+		}
+	}
+	maps.DeleteFunc(w.st.Revoked, func(_ string, t time.Time) bool { return now.Sub(t) > tombstoneTTL }) //workflowcheck:ignore
+}
+
+// desired is the union of the groups of the ledger (entries past Until are already gone). Building a set does
+// not depend on the map's iteration order.
+//
+//workflowcheck:ignore
+func (w *customerRun) desired() map[string]bool {
+	d := map[string]bool{}
+	for _, e := range w.st.Ledger {
+		for _, g := range e.Groups {
+			d[g] = true
+		}
+	}
+	return d
+}
+
+// wanted is the desired groups less those blocked by a final error.
+func (w *customerRun) wanted() []string {
+	var out []string
+	for _, g := range sortedKeys(w.desired()) {
+		if _, blocked := w.st.Blocked[g]; !blocked {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// reasonFor names the entitlements that need group g, for Salto logs and audit.
+func (w *customerRun) reasonFor(g string) string {
+	var keys []string
+	for _, key := range sortedKeys(w.st.Ledger) {
+		if slices.Contains(w.st.Ledger[key].Groups, g) {
+			keys = append(keys, key)
+		}
+	}
+	if len(keys) == 0 {
+		return "no entitlement needs it"
+	}
+	return strings.Join(keys, ", ")
+}
+
+// nextExpiry is the earliest Until in the ledger and the entitlement it belongs to.
+func (w *customerRun) nextExpiry() (time.Time, string) {
+	var t time.Time
+	var key string
+	for _, k := range sortedKeys(w.st.Ledger) {
+		if u := w.st.Ledger[k].Until; !u.IsZero() && (t.IsZero() || u.Before(t)) {
+			t, key = u, k
+		}
+	}
+	return t, key
+}
+
+// changeRepairKeepsNewer is the GetVersion change id of repairs leaving alone the groups changed after their
+// reading of Salto.
+const changeRepairKeepsNewer = "repair-keeps-newer-changes"
+
+// groupChanged records that this workflow is changing, or has changed, group g now.
+func (w *customerRun) groupChanged(ctx workflow.Context, g string) {
+	if w.st.GroupChangedAt == nil {
+		w.st.GroupChangedAt = map[string]time.Time{}
+	}
+	w.st.GroupChangedAt[g] = workflow.Now(ctx)
+	// Old entries only matter to repairs that read Salto before them; a day is far longer than any
+	// reconciliation takes.
+	now := workflow.Now(ctx)
+	maps.DeleteFunc(w.st.GroupChangedAt, func(_ string, t time.Time) bool { return now.Sub(t) > 24*time.Hour }) //workflowcheck:ignore
+}
+
+// changedSince is the set of groups this workflow changed after asOf. Runs that took repairs whole before
+// this rule existed keep doing so on replay.
+func (w *customerRun) changedSince(ctx workflow.Context, asOf time.Time) map[string]bool {
+	out := map[string]bool{}
+	for _, g := range sortedKeys(w.st.GroupChangedAt) {
+		if w.st.GroupChangedAt[g].After(asOf) {
+			out[g] = true
+		}
+	}
+	if len(out) == 0 || workflow.GetVersion(ctx, changeRepairKeepsNewer, workflow.DefaultVersion, 1) < 1 {
+		return map[string]bool{}
+	}
+	return out
+}

@@ -1,0 +1,255 @@
+package workflows
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/nexsalto/nexsalto/access"
+)
+
+// The life of the customer's Salto user: found or created, subscribed again when access returns (and what
+// happens when Salto has no free licence seat), and the no-access policy, which never suspends or deletes a
+// user that something besides this integration holds.
+
+// Changes to the commands the customer workflow issues, for workflow.GetVersion: runs recorded before them
+// replay the old branch.
+const (
+	// changeSubscribeState reads the state Salto keeps after a create or a subscribe; a user that stays
+	// suspended opens a no-seat episode (one problem, retried at reconciliation) instead of counting as
+	// subscribed or recording a problem at every try.
+	changeSubscribeState = "subscribe-reads-state"
+	// changePolicyForeign checks, before suspending or deleting a user this integration did not create,
+	// that no access group outside the owned ones holds it.
+	changePolicyForeign = "policy-checks-foreign-groups"
+)
+
+const (
+	// noSeatProblem is the UserProblem of a no-seat episode (it stops the loop from retrying at once).
+	noSeatProblem = "Salto keeps the user suspended: the site has no free licence seat, so the doors reject " +
+		"them although Nexudus gives access; nexsalto tries again at each reconciliation"
+	// legacyNoSeatProblem is what runs before changeSubscribeState recorded for the same case.
+	legacyNoSeatProblem = "the Salto user stays suspended (no free licence seat?)"
+	// A hold check reads the members of every group not owned: a regular activity with room for that.
+	holdTimeout = 10 * time.Minute
+)
+
+// link finds or creates the Salto user (or refreshes it after a coworker change), subscribing it when access
+// is wanted.
+func (w *customerRun) link(ctx workflow.Context) {
+	subscribe := len(w.wanted()) > 0
+	req := access.EnsureUserRequest{Customer: w.in.Customer, SiteID: w.loc.SiteID, Known: w.st.User,
+		Subscribe: subscribe}
+	var u access.SaltoUser
+	err := w.call(ctx, access.ActivityEnsureSaltoUser, req, &u, "find or create Salto user", nil)
+	switch w.result(ctx, err, "could not find or create the Salto user") {
+	case final:
+		w.st.UserProblem = errText(err)
+		w.st.Refresh = false
+		return
+	case transient:
+		return
+	}
+	w.st.Refresh = false
+	now := workflow.Now(ctx)
+	if !u.Known() {
+		// The user is gone from Salto and nothing needed a new one.
+		w.st.User, w.st.Applied, w.st.Foreign = nil, nil, nil
+		w.note(now, access.Change{Action: access.ActionDeleted, Reason: "the Salto user no longer exists"})
+		return
+	}
+	if old := w.st.User; old == nil || old.SiteUserID != u.SiteUserID || old.PlatformUserID != u.PlatformUserID {
+		// A different user has none of the memberships recorded for the old one.
+		w.st.Applied, w.st.Foreign = nil, nil
+		w.note(now, access.Change{Action: access.ActionUserLinked,
+			Reason: "Salto user " + u.SiteUserID + " (platform " + u.PlatformUserID + ")"})
+	}
+	w.st.User = &u
+	if subscribe {
+		w.st.PolicyDue = true
+		switch {
+		case !u.Suspended:
+			w.endNoSeat(now, "subscribed")
+		case workflow.GetVersion(ctx, changeSubscribeState, workflow.DefaultVersion, 1) == workflow.DefaultVersion:
+			w.st.UserProblem = legacyNoSeatProblem
+			w.problem(ctx, w.st.UserProblem)
+		default:
+			w.noSeat(ctx, "after finding or creating the user")
+		}
+	}
+}
+
+// subscribe subscribes a suspended user again because access returns, and reads what Salto made of it.
+func (w *customerRun) subscribe(ctx workflow.Context) {
+	in := access.SubscriptionChange{Customer: w.in.Customer, SiteID: w.st.User.SiteID,
+		SiteUserID: w.st.User.SiteUserID}
+	var got access.SaltoUser
+	err := w.call(ctx, access.ActivitySetSubscription, in, &got, "subscribe Salto user again", nil)
+	switch w.result(ctx, err, "could not subscribe the Salto user again") {
+	case final:
+		w.st.UserProblem = errText(err)
+		return
+	case transient:
+		return
+	}
+	w.st.PolicyDue = true
+	// An empty result comes from an activity that returned nothing (histories recorded before
+	// changeSubscribeState): it counted as subscribed then, and does so in replay.
+	if got.Known() && got.Suspended &&
+		workflow.GetVersion(ctx, changeSubscribeState, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
+		w.noSeat(ctx, "after subscribing again")
+		return
+	}
+	w.st.User.Suspended = false
+	now := workflow.Now(ctx)
+	w.endNoSeat(now, "subscribed again")
+	w.note(now, access.Change{Action: access.ActionSubscribed, Reason: "access returns"})
+}
+
+// noSeat records that Salto keeps the user suspended although access is due. The first time in an episode
+// it is a problem for a person (an access-control audit entry in Nexudus); the tries after only note it.
+func (w *customerRun) noSeat(ctx workflow.Context, when string) {
+	w.st.User.Suspended = true
+	w.st.UserProblem = noSeatProblem
+	if w.st.NoSeat {
+		w.note(workflow.Now(ctx), access.Change{Action: access.ActionNoSeat,
+			Reason: "still no free licence seat " + when})
+		return
+	}
+	w.st.NoSeat = true
+	w.problem(ctx, noSeatProblem+" ("+when+")")
+}
+
+// endNoSeat ends a no-seat episode: the user is subscribed.
+func (w *customerRun) endNoSeat(now time.Time, how string) {
+	if !w.st.NoSeat {
+		return
+	}
+	w.st.NoSeat = false
+	if w.st.UserProblem == noSeatProblem {
+		w.st.UserProblem = ""
+	}
+	w.note(now, access.Change{Action: access.ActionSubscribed, Reason: "a licence seat was free: " + how})
+}
+
+// retrySeat lets a customer without a seat try again when reconciliation reports: Salto shows no seat limit,
+// so trying is how a seat freed since is found.
+func (w *customerRun) retrySeat(ctx workflow.Context, now time.Time) {
+	u := w.st.User
+	switch {
+	case w.st.NoSeat && !u.Suspended:
+		w.endNoSeat(now, "subscribed in Salto")
+	case w.st.NoSeat:
+		if w.st.UserProblem == noSeatProblem {
+			w.st.UserProblem = ""
+		}
+	case u.Suspended && legacyNoSeat(w.st.UserProblem) && len(w.wanted()) > 0 &&
+		workflow.GetVersion(ctx, changeSubscribeState, workflow.DefaultVersion, 1) != workflow.DefaultVersion:
+		// Met before changeSubscribeState, where it stayed blocked until the coworker changed: from now on an
+		// episode like any other (its problem was recorded then).
+		w.st.NoSeat, w.st.UserProblem = true, ""
+	}
+}
+
+// legacyNoSeat recognises the no-seat problems of runs before changeSubscribeState.
+func legacyNoSeat(problem string) bool {
+	return problem == legacyNoSeatProblem || strings.HasPrefix(problem, access.ErrSaltoNoSeat+":")
+}
+
+// applyPolicy suspends or deletes the user (policy suspend or delete), unless something else holds it.
+func (w *customerRun) applyPolicy(ctx workflow.Context, kind stepKind) {
+	w.st.PolicyDue = false
+	if !w.mayApplyPolicy(ctx) {
+		return
+	}
+	key := w.in.Customer
+	switch kind {
+	case stepSuspend:
+		in := access.SubscriptionChange{Customer: key, SiteID: w.st.User.SiteID, SiteUserID: w.st.User.SiteUserID,
+			Suspended: true}
+		err := w.call(ctx, access.ActivitySetSubscription, in, nil, "suspend Salto user: no access left", nil)
+		switch w.result(ctx, err, "could not suspend the Salto user") {
+		case final:
+			return
+		case transient:
+			w.st.PolicyDue = true
+			return
+		}
+		w.st.User.Suspended = true
+		w.st.State = access.StateSuspended
+		w.note(workflow.Now(ctx), access.Change{Action: access.ActionSuspended, Reason: "no access left (policy suspend)"})
+	case stepDelete:
+		in := access.DeleteUserRequest{Customer: key, SiteID: w.st.User.SiteID, SiteUserID: w.st.User.SiteUserID}
+		err := w.call(ctx, access.ActivityDeleteSaltoUser, in, nil, "delete Salto user: no access left", nil)
+		switch w.result(ctx, err, "could not delete the Salto user") {
+		case final:
+			return
+		case transient:
+			w.st.PolicyDue = true
+			return
+		}
+		w.st.User, w.st.Applied = nil, nil
+		w.st.State = access.StateDeleted
+		w.note(workflow.Now(ctx), access.Change{Action: access.ActionDeleted, Reason: "no access left (policy delete)"})
+	}
+}
+
+// mayApplyPolicy says whether the suspend or delete policy may touch the user: always one we created; one we
+// found and adopted only when no access group outside the owned ones holds it (a member of staff who is also a
+// customer keeps their Salto user; a customer migrated from another integration, in owned groups only, does
+// not). Anything else is left as it is and reported, once until access returns.
+func (w *customerRun) mayApplyPolicy(ctx workflow.Context) bool {
+	u := w.st.User
+	if u.Created || workflow.GetVersion(ctx, changePolicyForeign, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return true
+	}
+	in := access.HoldRequest{Customer: w.in.Customer, SiteID: u.SiteID, SiteUserID: u.SiteUserID,
+		PlatformUserID: u.PlatformUserID, Owned: w.loc.Owned}
+	var hold access.UserHold
+	err := w.callLong(ctx, access.ActivityCheckUserHold, in, &hold,
+		"check what else holds the Salto user (not created by nexsalto) before policy "+string(w.loc.Policy))
+	switch w.result(ctx, err, "could not check the other access groups of the Salto user") {
+	case final:
+		return false
+	case transient:
+		w.st.PolicyDue = true
+		return false
+	}
+	if len(w.desired()) > 0 || len(w.st.Applied) > 0 {
+		// Access came back while the groups were read: no policy now, and a fresh check when it ends again.
+		w.st.PolicyDue = true
+		return false
+	}
+	now := workflow.Now(ctx)
+	switch {
+	case hold.Gone:
+		w.st.User, w.st.Applied, w.st.Foreign = nil, nil, nil
+		w.note(now, access.Change{Action: access.ActionDeleted, Reason: "the Salto user no longer exists"})
+		return false
+	case hold.Ours:
+		u.Created = true // it carries the alias we give the users we create
+		return true
+	case len(hold.Foreign) == 0:
+		return true
+	}
+	reason := "no access left, but Salto user " + u.SiteUserID + " was not created by nexsalto and is also in " +
+		"access groups nexsalto does not own (" + strings.Join(hold.Foreign, ", ") + "): policy " +
+		string(w.loc.Policy) + " not applied, the user is left as it is"
+	reported := slices.Equal(w.st.Foreign, hold.Foreign)
+	w.st.Foreign = hold.Foreign
+	w.note(now, access.Change{Action: access.ActionKept, Reason: reason})
+	if !reported {
+		w.problem(ctx, reason)
+	}
+	return false
+}
+
+// keep applies the keep policy: the user stays as it is, without groups.
+func (w *customerRun) keep(ctx workflow.Context) {
+	w.st.PolicyDue = false
+	w.st.State = access.StateNoAccess
+	w.note(workflow.Now(ctx), access.Change{Action: access.ActionKept,
+		Reason: "no access left (policy " + string(w.loc.Policy) + ")"})
+}
