@@ -45,14 +45,12 @@ func saltoError(ctx context.Context, op string, err error) error {
 		return temporal.NewApplicationError(msg, "Salto"+titleKind(se.Kind))
 	case salto.KindNotFound:
 		if se.Code == salto.CodeUserNotFound && attempt < consistencyAttempts {
-			return temporal.NewApplicationError(msg+" (may be Salto's consistency window after creating the user)",
-				"SaltoNotYetConsistent")
+			return notYetConsistent(ctx, op, se, attempt)
 		}
 		return access.NewFinalError(access.ErrSaltoNotFound, msg, nil)
 	case salto.KindPermission:
 		if attempt < consistencyAttempts {
-			return temporal.NewApplicationError(msg+" (may be Salto's consistency window after creating the user)",
-				"SaltoNotYetConsistent")
+			return notYetConsistent(ctx, op, se, attempt)
 		}
 		return access.NewFinalError(access.ErrSaltoPermission, msg, nil)
 	case salto.KindValidation:
@@ -60,6 +58,18 @@ func saltoError(ctx context.Context, op string, err error) error {
 	default:
 		return temporal.NewApplicationError(msg, "SaltoOther")
 	}
+}
+
+// notYetConsistent is the expected, retried answer of Salto's consistency window right after a user is created.
+// It is benign, so the SDK logs the failed attempt at DEBUG rather than ERROR (a real ERROR then stands out),
+// and one WARN line says what is happening.
+func notYetConsistent(ctx context.Context, op string, se *salto.Error, attempt int32) error {
+	if activity.IsActivity(ctx) {
+		activity.GetLogger(ctx).Warn("Salto not consistent yet after creating the user; retrying",
+			"Operation", op, "ErrorCode", se.Code, "Attempt", attempt)
+	}
+	return temporal.NewApplicationErrorWithOptions(op+": "+se.Error()+" (may be Salto's consistency window after creating the user)",
+		"SaltoNotYetConsistent", temporal.ApplicationErrorOptions{Category: temporal.ApplicationErrorCategoryBenign})
 }
 
 func titleKind(k salto.ErrorKind) string {

@@ -50,3 +50,27 @@ func TestSaltoErrorClassification(t *testing.T) {
 		t.Fatal("nil error classified as an error")
 	}
 }
+
+// The consistency window's answers are benign (the SDK logs them at DEBUG, not ERROR) and retried; real failures
+// keep the default category, so they still show as errors.
+func TestConsistencyWindowErrorsAreBenign(t *testing.T) {
+	ctx := context.Background()
+	for _, se := range []*salto.Error{
+		{Status: 404, Code: salto.CodeUserNotFound, Kind: salto.KindNotFound},
+		{Status: 403, Code: "2203", Kind: salto.KindPermission},
+	} {
+		var app *temporal.ApplicationError
+		if err := saltoError(ctx, "op", se); !errors.As(err, &app) || app.Category() != temporal.ApplicationErrorCategoryBenign || access.IsFinal(err) {
+			t.Errorf("%s %s: %v, want a benign retryable error", se.Code, se.Kind, err)
+		}
+	}
+	for _, se := range []*salto.Error{
+		{Status: 503, Kind: salto.KindTransient},
+		{Status: 404, Code: "2204", Kind: salto.KindNotFound},
+	} {
+		var app *temporal.ApplicationError
+		if err := saltoError(ctx, "op", se); errors.As(err, &app) && app.Category() == temporal.ApplicationErrorCategoryBenign {
+			t.Errorf("%s %s is not expected, yet classified benign", se.Code, se.Kind)
+		}
+	}
+}

@@ -51,27 +51,46 @@ type Options struct {
 }
 
 func main() {
-	var o Options
-	flag.StringVar(&o.DataDir, "data", ".devstack", "folder for the Temporal database, simulator state and tokens")
-	flag.StringVar(&o.IP, "ip", "127.0.0.1", "address every server binds to")
-	flag.IntVar(&o.TemporalPort, "temporal-port", 7233, "Temporal gRPC port")
-	flag.IntVar(&o.UIPort, "ui-port", 8233, "Temporal Web UI port")
-	flag.IntVar(&o.WebhookPort, "webhook-port", 8090, "Nexudus webhook receiver port")
-	flag.IntVar(&o.SaltoPort, "salto-port", 8091, "Salto KS simulator port")
-	flag.IntVar(&o.NexudusPort, "nexudus-port", 8092, "Nexudus simulator port")
-	flag.DurationVar(&o.Lead, "grant-lead", 1*time.Minute, "grant this long before a booking starts (production default 15m)")
-	flag.DurationVar(&o.Lag, "revoke-lag", 1*time.Minute, "revoke this long after a booking ends (production default 15m)")
-	flag.BoolVar(&o.Demo, "demo", true, "seed a demo location with purchases on the first start")
-	flag.DurationVar(&o.Traffic, "demo-traffic", 2*time.Minute, "create a new demo booking this often (0 = off)")
-	flag.StringVar(&o.LogLevel, "log-level", "info", "debug, info, warn or error")
-	flag.Parse()
-
+	o, err := parseFlags(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, o, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "devstack:", err)
 		os.Exit(1)
 	}
+}
+
+// parseFlags reads the command line; usage and errors go to out.
+func parseFlags(args []string, out io.Writer) (Options, error) {
+	var o Options
+	fs := flag.NewFlagSet("devstack", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&o.DataDir, "data", ".devstack", "folder for the Temporal database, simulator state and tokens")
+	fs.StringVar(&o.IP, "ip", "127.0.0.1", "address every server binds to")
+	fs.IntVar(&o.TemporalPort, "temporal-port", 7233, "Temporal gRPC port")
+	fs.IntVar(&o.UIPort, "ui-port", 8233, "Temporal Web UI port")
+	fs.IntVar(&o.WebhookPort, "webhook-port", 8090, "Nexudus webhook receiver port")
+	fs.IntVar(&o.SaltoPort, "salto-port", 8091, "Salto KS simulator port")
+	fs.IntVar(&o.NexudusPort, "nexudus-port", 8092, "Nexudus simulator port")
+	fs.DurationVar(&o.Lead, "grant-lead", 1*time.Minute, "grant this long before a booking starts (production default 15m)")
+	fs.DurationVar(&o.Lag, "revoke-lag", 1*time.Minute, "revoke this long after a booking ends (production default 15m)")
+	fs.BoolVar(&o.Demo, "demo", true, "seed a demo location with purchases on the first start (see --no-demo)")
+	noDemo := fs.Bool("no-demo", false, "start without demo data (the same as --demo=false, and the preferred form)")
+	fs.DurationVar(&o.Traffic, "demo-traffic", 2*time.Minute, "create a new demo booking this often (0 = off)")
+	fs.StringVar(&o.LogLevel, "log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if *noDemo {
+		o.Demo = false
+	}
+	return o, nil
 }
 
 // Stack is a running dev stack.

@@ -70,6 +70,10 @@ type envOptions struct {
 	nexudusRPM int
 	// nexudusSimRPM is the Nexudus simulator's call budget per minute (default 0: unlimited).
 	nexudusSimRPM int
+	// saltoConsistency is the Salto simulator's consistency window after a user is created (default none).
+	saltoConsistency time.Duration
+	// logTo, when set, receives every log record of the worker and the Temporal client, as JSON lines.
+	logTo io.Writer
 	// saltoHandler wraps the Salto simulator's handler, e.g. to record when calls land.
 	saltoHandler func(http.Handler) http.Handler
 	// noWorker leaves the worker out: the benchmark runs its own (a separate process).
@@ -108,7 +112,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	t.Cleanup(cancel)
 	e := &env{t: t, ctx: ctx, noSync: o.noSync}
 
-	e.salto = saltoks.New(saltoks.Options{Users: map[string]string{"system": "pw"}})
+	e.salto = saltoks.New(saltoks.Options{Users: map[string]string{"system": "pw"}, ConsistencyWindow: o.saltoConsistency})
 	saltoHTTP := httptest.NewServer(saltoHandler(e.salto.Handler()))
 	t.Cleanup(saltoHTTP.Close)
 	e.nexsim = nexudussim.New(nexudussim.Options{Users: map[string]string{"admin": "pw"}, WebhookSecret: hookSecret,
@@ -129,6 +133,9 @@ func newEnv(t testing.TB, o envOptions) *env {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	if o.logTo != nil {
+		logger = slog.New(slog.NewJSONHandler(o.logTo, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	e.logger = logger
 	e.tc, err = e.server.NewClient(ctx, client.Options{Logger: sdklog.NewStructuredLogger(logger)})

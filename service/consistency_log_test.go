@@ -1,0 +1,60 @@
+package service_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nexsalto/nexsalto/config"
+	"github.com/nexsalto/nexsalto/nexudus"
+)
+
+// syncBuffer is a bytes.Buffer safe for the worker's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// Salto's expected 404 2202 in its consistency window right after a user is created is retried without an
+// ERROR line (the SDK logs benign failures at DEBUG), and one WARN says what is happening; the customer is
+// granted all the same.
+func TestConsistencyWindowLogsNoError(t *testing.T) {
+	var logs syncBuffer
+	e := newEnv(t, envOptions{lead: time.Second, lag: time.Second, policy: config.PolicyKeep, noSync: true,
+		saltoConsistency: 2 * time.Second, logTo: &logs})
+	now := time.Now()
+	if _, err := e.nx.CreateBooking(e.ctx, nexudus.Booking{ResourceId: roomID, CoworkerId: 100, FromTime: at(now), ToTime: at(now.Add(time.Hour))}); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually("ana granted after the consistency window", 30*time.Second, func() bool { return e.inGroup(ana, gRoom) })
+	warned := false
+	sc := bufio.NewScanner(strings.NewReader(logs.String()))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var rec map[string]any
+		if json.Unmarshal(sc.Bytes(), &rec) != nil {
+			continue
+		}
+		line := sc.Text()
+		if rec["level"] == "ERROR" && (strings.Contains(line, "2202") || strings.Contains(line, "consistency")) {
+			t.Errorf("expected consistency-window retry logged at ERROR: %s", line)
+		}
+		if rec["level"] == "WARN" && strings.Contains(line, "not consistent yet") {
+			warned = true
+		}
+	}
+	if !warned {
+		t.Error("no WARN line says Salto was not consistent yet")
+	}
+}
