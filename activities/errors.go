@@ -45,12 +45,12 @@ func saltoError(ctx context.Context, op string, err error) error {
 		return temporal.NewApplicationError(msg, "Salto"+titleKind(se.Kind))
 	case salto.KindNotFound:
 		if se.Code == salto.CodeUserNotFound && attempt < consistencyAttempts {
-			return notYetConsistent(ctx, op, se, attempt)
+			return notYetConsistent(ctx, op, msg, se)
 		}
 		return access.NewFinalError(access.ErrSaltoNotFound, msg, nil)
 	case salto.KindPermission:
 		if attempt < consistencyAttempts {
-			return notYetConsistent(ctx, op, se, attempt)
+			return notYetConsistent(ctx, op, msg, se)
 		}
 		return access.NewFinalError(access.ErrSaltoPermission, msg, nil)
 	case salto.KindValidation:
@@ -62,13 +62,14 @@ func saltoError(ctx context.Context, op string, err error) error {
 
 // notYetConsistent is the expected, retried answer of Salto's consistency window right after a user is created.
 // It is benign, so the SDK logs the failed attempt at DEBUG rather than ERROR (a real ERROR then stands out),
-// and one WARN line says what is happening.
-func notYetConsistent(ctx context.Context, op string, se *salto.Error, attempt int32) error {
+// and one WARN line (no stack; the activity logger adds the Attempt) says what is happening. Local activities
+// need nothing more: the SDK logs no failed local attempt, and counts no failure metric for a benign one.
+func notYetConsistent(ctx context.Context, op, msg string, se *salto.Error) error {
 	if activity.IsActivity(ctx) {
-		activity.GetLogger(ctx).Warn("Salto not consistent yet after creating the user; retrying",
-			"Operation", op, "ErrorCode", se.Code, "Attempt", attempt)
+		activity.GetLogger(ctx).Warn("Salto not consistent yet: its consistency window after creating a user; will retry",
+			"Operation", op, "ErrorCode", se.Code, "FinalFromAttempt", consistencyAttempts)
 	}
-	return temporal.NewApplicationErrorWithOptions(op+": "+se.Error()+" (may be Salto's consistency window after creating the user)",
+	return temporal.NewApplicationErrorWithOptions(msg+" (may be Salto's consistency window after creating the user)",
 		"SaltoNotYetConsistent", temporal.ApplicationErrorOptions{Category: temporal.ApplicationErrorCategoryBenign})
 }
 

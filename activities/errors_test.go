@@ -6,7 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/nexsalto/nexsalto/access"
 	"github.com/nexsalto/nexsalto/salto"
@@ -71,6 +74,50 @@ func TestConsistencyWindowErrorsAreBenign(t *testing.T) {
 		var app *temporal.ApplicationError
 		if err := saltoError(ctx, "op", se); errors.As(err, &app) && app.Category() == temporal.ApplicationErrorCategoryBenign {
 			t.Errorf("%s %s is not expected, yet classified benign", se.Code, se.Kind)
+		}
+	}
+}
+
+// Under Temporal's retries a 2202 stays benign and retryable for the attempts of the consistency window, and
+// the attempt consistencyAttempts turns it final (ErrSaltoNotFound), which ends the retries.
+func TestConsistencyWindowEndsAfterConsistencyAttempts(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	type outcome struct {
+		attempt int32
+		err     error
+	}
+	var seen []outcome
+	env.RegisterActivityWithOptions(func(ctx context.Context) error {
+		err := saltoError(ctx, "add to access group", &salto.Error{Status: 404, Code: salto.CodeUserNotFound, Kind: salto.KindNotFound})
+		seen = append(seen, outcome{activity.GetInfo(ctx).Attempt, err})
+		return err
+	}, activity.RegisterOptions{Name: "AddToGroup"})
+	env.RegisterWorkflowWithOptions(func(ctx workflow.Context) error {
+		ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute,
+			RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
+				MaximumInterval: 2 * time.Minute, MaximumAttempts: 2 * consistencyAttempts,
+				NonRetryableErrorTypes: access.FinalErrorTypes}})
+		return workflow.ExecuteActivity(ctx, "AddToGroup").Get(ctx, nil)
+	}, workflow.RegisterOptions{Name: "Grant"})
+	env.ExecuteWorkflow("Grant")
+	if !env.IsWorkflowCompleted() || !access.IsFinal(env.GetWorkflowError()) {
+		t.Fatalf("workflow error %v, want the final error", env.GetWorkflowError())
+	}
+	if len(seen) != consistencyAttempts {
+		t.Fatalf("%d attempts, want %d", len(seen), consistencyAttempts)
+	}
+	for _, o := range seen {
+		var app *temporal.ApplicationError
+		if !errors.As(o.err, &app) {
+			t.Fatalf("attempt %d: %T is not an ApplicationError", o.attempt, o.err)
+		}
+		inWindow := o.attempt < consistencyAttempts
+		if benign := app.Category() == temporal.ApplicationErrorCategoryBenign; benign != inWindow || access.IsFinal(o.err) == inWindow {
+			t.Errorf("attempt %d: benign %v, final %v (%v)", o.attempt, benign, access.IsFinal(o.err), o.err)
+		}
+		if !inWindow && app.Type() != access.ErrSaltoNotFound {
+			t.Errorf("attempt %d: type %q, want %q", o.attempt, app.Type(), access.ErrSaltoNotFound)
 		}
 	}
 }
