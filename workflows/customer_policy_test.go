@@ -1,14 +1,10 @@
 package workflows
 
 import (
-	"errors"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"go.temporal.io/sdk/converter"
-	"go.temporal.io/sdk/workflow"
 
 	"github.com/nexsalto/nexsalto/access"
 )
@@ -265,14 +261,7 @@ func TestPolicyOnACreatedUserNeedsNoCheck(t *testing.T) {
 		w.env.SignalWorkflow(access.SignalChanged, nil)
 	})
 	w.env.ExecuteWorkflow(access.WorkflowCustomer, access.NewCustomerInput(customer))
-	var can *workflow.ContinueAsNewError
-	if err := w.env.GetWorkflowError(); !errors.As(err, &can) {
-		t.Fatalf("want Continue-As-New, got %v", err)
-	}
-	var next access.CustomerInput
-	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
-		t.Fatal(err)
-	}
+	next := continuedInput(t, w)
 	if next.State == nil || next.State.User == nil || !next.State.User.Created {
 		t.Fatalf("carried state %+v", next.State)
 	}

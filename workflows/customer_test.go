@@ -8,9 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/workflow"
 
 	"github.com/nexsalto/nexsalto/access"
 )
@@ -424,14 +422,7 @@ func TestCustomerContinueAsNewCarriesLedgerAndSignals(t *testing.T) {
 			Groups: []string{"room-b"}, Until: at(11, 15), Reason: "grant", AsOf: w.now()})
 	})
 	w.env.ExecuteWorkflow(access.WorkflowCustomer, in)
-	var can *workflow.ContinueAsNewError
-	if err := w.env.GetWorkflowError(); !errors.As(err, &can) {
-		t.Fatalf("want Continue-As-New, got %v", err)
-	}
-	var next access.CustomerInput
-	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
-		t.Fatal(err)
-	}
+	next := continuedInput(t, w)
 	if st := next.State; st == nil || len(st.Ledger) != 2 || !slices.Equal(st.Applied, []string{"room-a"}) ||
 		st.User == nil {
 		t.Fatalf("carried state %+v", next.State)
@@ -453,14 +444,7 @@ func TestCustomerContinueAsNewOnHistoryLength(t *testing.T) {
 		w.env.SignalWorkflow(access.SignalRevoke, access.AccessChange{Entitlement: "booking-1", AsOf: w.now()})
 	})
 	w.env.ExecuteWorkflow(access.WorkflowCustomer, in)
-	var can *workflow.ContinueAsNewError
-	if err := w.env.GetWorkflowError(); !errors.As(err, &can) {
-		t.Fatalf("want Continue-As-New, got %v", err)
-	}
-	var next access.CustomerInput
-	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
-		t.Fatal(err)
-	}
+	next := continuedInput(t, w)
 	if next.Tuning.ContinueAsNewAfter != 100 || len(next.State.Ledger) != 0 ||
 		!slices.Equal(next.State.Applied, []string{"room-a"}) {
 		t.Fatalf("carried %+v", next)

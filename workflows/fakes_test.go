@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -617,3 +618,17 @@ type (
 	activityInfo = activity.Info
 	ctxT         = context.Context
 )
+
+// continuedInput is the input a customer run that ended in Continue-As-New hands to the next run.
+func continuedInput(t *testing.T, w *world) access.CustomerInput {
+	t.Helper()
+	var can *workflow.ContinueAsNewError
+	if err := w.env.GetWorkflowError(); !errors.As(err, &can) {
+		t.Fatalf("want Continue-As-New, got %v", err)
+	}
+	var next access.CustomerInput
+	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
+		t.Fatal(err)
+	}
+	return next
+}

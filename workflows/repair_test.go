@@ -1,13 +1,9 @@
 package workflows
 
 import (
-	"errors"
 	"slices"
 	"testing"
 	"time"
-
-	"go.temporal.io/sdk/converter"
-	"go.temporal.io/sdk/workflow"
 
 	"github.com/nexsalto/nexsalto/access"
 )
@@ -184,14 +180,7 @@ func TestRepairSurvivesContinueAsNew(t *testing.T) {
 			Reason: "removed by hand"})
 	})
 	w.env.ExecuteWorkflow(access.WorkflowCustomer, in)
-	var can *workflow.ContinueAsNewError
-	if err := w.env.GetWorkflowError(); !errors.As(err, &can) {
-		t.Fatalf("want Continue-As-New, got %v", err)
-	}
-	var next access.CustomerInput
-	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
-		t.Fatal(err)
-	}
+	next := continuedInput(t, w)
 	if st := next.State; st == nil || len(st.Applied) != 0 || len(st.Ledger) != 1 {
 		t.Fatalf("carried state %+v", next.State)
 	}
