@@ -46,19 +46,14 @@ type CustomerInput struct {
 	State *CustomerState `json:",omitempty"`
 	// Tuning is for tests and operators; zero values take the defaults.
 	Tuning Tuning `json:",omitzero"`
-	// Revision is the workflow code revision the run was started with and that Continue-As-New keeps, so
-	// that runs started by older code replay as they were written (zero: the first revision).
+	// Revision is read, never written: runs started before changes were versioned with workflow.GetVersion
+	// carry 1 (CustomerRevisionLocalCalls), so they replay as recorded. A Continue-As-New drops it: the new
+	// run decides by GetVersion like any fresh run.
 	Revision int `json:",omitempty"`
 }
 
-// Customer workflow revisions.
-const (
-	// CustomerRevisionLocalCalls tries each Salto call first as a local activity, inside the workflow task,
-	// and falls back to a regular activity when it does not succeed at once.
-	CustomerRevisionLocalCalls = 1
-	// CustomerRevision is what new runs start with.
-	CustomerRevision = CustomerRevisionLocalCalls
-)
+// CustomerRevisionLocalCalls is the Revision of runs started when Salto calls first became local activities.
+const CustomerRevisionLocalCalls = 1
 
 // CustomerPriorityKey is the task priority of customer workflows (1 is the highest, unset is 3). The customer
 // workflow is the one that writes to Salto: when many entitlements wake at the same instant, their customers'
@@ -67,7 +62,7 @@ const CustomerPriorityKey = 2
 
 // NewCustomerInput is the input SignalCustomer starts a customer workflow with.
 func NewCustomerInput(c CustomerKey) CustomerInput {
-	return CustomerInput{Customer: c, Revision: CustomerRevision}
+	return CustomerInput{Customer: c}
 }
 
 // EntitlementInput starts or continues an entitlement workflow. A webhook receiver or poller starts it with

@@ -20,40 +20,16 @@ const (
 // DefaultTaskQueue is the task queue of the access workflows and of their local activities.
 const DefaultTaskQueue = "access"
 
-// Activity names. Local activities (LoadEntitlement, LoadLocation, SignalCustomer) must be registered on the
-// worker that runs the workflows.
-const (
-	ActivityLoadEntitlement = "LoadEntitlement"
-	ActivityLoadLocation    = "LoadLocation"
-	ActivitySignalCustomer  = "SignalCustomer"
-	ActivityEnsureSaltoUser = "EnsureSaltoUser"
-	ActivityAddToGroup      = "AddToGroup"
-	ActivityRemoveFromGroup = "RemoveFromGroup"
-	ActivitySetSubscription = "SetSubscription"
-	ActivityDeleteSaltoUser = "DeleteSaltoUser"
-	ActivityGrantVisitor    = "GrantVisitor"
-	ActivityRevokeVisitor   = "RevokeVisitor"
-	ActivityRecordProblem   = "RecordProblem"
-	ActivityCheckUserHold   = "CheckUserHold"
-
-	// Change poller.
-	ActivityPollChanges     = "PollChanges"     // PollChanges(ctx, PollRequest) (PollResult, error)
-	ActivityDispatchChanges = "DispatchChanges" // DispatchChanges(ctx, DispatchRequest) (DispatchResult, error)
-	// Reconciliation.
-	ActivityPlanReconcile  = "PlanReconcile"  // PlanReconcile(ctx, PlanRequest) (PlanBatch, error); heartbeats
-	ActivityApplyReconcile = "ApplyReconcile" // ApplyReconcile(ctx, ApplyRequest) (ApplyResult, error); heartbeats
-	// Presence tracking.
-	ActivityPollEntries    = "PollEntries"    // PollEntries(ctx, EntriesRequest) (EntriesResult, error)
-	ActivityResolveUsers   = "ResolveUsers"   // ResolveUsers(ctx, ResolveUsersRequest) (map[string]int64, error)
-	ActivityRecordPresence = "RecordPresence" // RecordPresence(ctx, PresenceRequest) (PresenceResult, error); heartbeats
-)
+// Activities are named after their methods on activities.Activities, which the workflows refer to.
 
 // Signal names.
 const (
-	// SignalChanged tells an entitlement workflow "the entity changed: read it again" (no payload), and a
-	// customer workflow "the coworker changed: link the Salto user again" (no payload). Send it to a customer
-	// with plain SignalWorkflow and ignore NotFound: a customer without a workflow has nothing to refresh.
+	// SignalChanged tells an entitlement workflow "the entity changed: read it again" (no payload).
 	SignalChanged = "changed"
+	// SignalRelink tells a customer workflow "the coworker changed (email, access card): link the Salto user
+	// again" (no payload). Send it only to a running workflow (dispatch.SignalIfRunning): a customer without
+	// one has nothing to refresh. Customer runs also take SignalChanged, which senders used for this before.
+	SignalRelink = "relink"
 	// SignalGrant and SignalRevoke carry an AccessChange to the customer workflow.
 	SignalGrant  = "grant"
 	SignalRevoke = "revoke"

@@ -17,6 +17,7 @@ import (
 
 	"github.com/nexsalto/nexsalto/access"
 	"github.com/nexsalto/nexsalto/config"
+	"github.com/nexsalto/nexsalto/dispatch"
 	"github.com/nexsalto/nexsalto/nexudus"
 	"github.com/nexsalto/nexsalto/salto"
 )
@@ -47,38 +48,31 @@ func (a *Activities) now() time.Time {
 	return time.Now()
 }
 
-// Register registers every activity under its access name; LoadEntitlement, LoadLocation and SignalCustomer
-// run as local activities but are registered the same way.
+// Register registers every activity under its method's name, the name workflows call it by (they refer to the
+// methods, see package workflows) and the name recorded in histories: renaming a method breaks replay, which
+// TestActivityNames and the replay tests catch. LoadEntitlement, LoadLocation and SignalCustomer run as local
+// activities but are registered the same way.
 func (a *Activities) Register(r worker.ActivityRegistry) {
-	for name, fn := range map[string]any{
-		access.ActivityLoadEntitlement: a.LoadEntitlement,
-		access.ActivityLoadLocation:    a.LoadLocation,
-		access.ActivitySignalCustomer:  a.SignalCustomer,
-		access.ActivityEnsureSaltoUser: a.EnsureSaltoUser,
-		access.ActivityAddToGroup:      a.AddToGroup,
-		access.ActivityRemoveFromGroup: a.RemoveFromGroup,
-		access.ActivitySetSubscription: a.SetSubscription,
-		access.ActivityDeleteSaltoUser: a.DeleteSaltoUser,
-		access.ActivityGrantVisitor:    a.GrantVisitor,
-		access.ActivityRevokeVisitor:   a.RevokeVisitor,
-		access.ActivityRecordProblem:   a.RecordProblem,
-		access.ActivityCheckUserHold:   a.CheckUserHold,
-		access.ActivityPollChanges:     a.PollChanges,
-		access.ActivityDispatchChanges: a.DispatchChanges,
-		access.ActivityPlanReconcile:   a.PlanReconcile,
-		access.ActivityApplyReconcile:  a.ApplyReconcile,
-		access.ActivityPollEntries:     a.PollEntries,
-		access.ActivityResolveUsers:    a.ResolveUsers,
-		access.ActivityRecordPresence:  a.RecordPresence,
-	} {
-		r.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+	for _, fn := range a.all() {
+		r.RegisterActivity(fn)
+	}
+}
+
+func (a *Activities) all() []any {
+	return []any{
+		a.LoadEntitlement, a.LoadLocation, a.SignalCustomer,
+		a.EnsureSaltoUser, a.AddToGroup, a.RemoveFromGroup, a.SetSubscription, a.DeleteSaltoUser, a.CheckUserHold,
+		a.GrantVisitor, a.RevokeVisitor, a.RecordProblem,
+		a.PollChanges, a.DispatchChanges,
+		a.PlanReconcile, a.ApplyReconcile,
+		a.PollEntries, a.ResolveUsers, a.RecordPresence,
 	}
 }
 
 // SignalCustomer delivers a grant or revoke to the customer workflow, starting it when none runs. The server
 // persists the signal before answering, so once this returns the change cannot be lost.
 func (a *Activities) SignalCustomer(ctx context.Context, s access.CustomerSignal) error {
-	return a.signalWithStartCustomer(ctx, s.Customer, s.Signal, s.Change)
+	return dispatch.SignalWithStartCustomer(ctx, a.Temporal, a.customerQueue(), s.Customer, s.Signal, s.Change)
 }
 
 // EnsureSaltoUser links a customer to its Salto user: the known one if it still exists, else the one with the
@@ -308,4 +302,12 @@ func (a *Activities) RecordProblem(ctx context.Context, p access.Problem) error 
 		IsProblem:   true,
 	})
 	return nexudusError("record access problem", err)
+}
+
+// customerQueue is the task queue of the customer workflows: their own, or the entitlements' when none is set.
+func (a *Activities) customerQueue() string {
+	if a.CustomerTaskQueue != "" {
+		return a.CustomerTaskQueue
+	}
+	return a.TaskQueue
 }

@@ -3,7 +3,10 @@ package activities
 import (
 	"context"
 	"net/http/httptest"
+	"reflect"
+	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -199,5 +202,23 @@ func TestLoadVisitor(t *testing.T) {
 	e, _ = a.LoadEntitlement(ctx, access.Ref{Kind: access.KindVisitor, ID: int64(id)})
 	if !e.Visitor.Departed || !e.RevokeAt.Equal(now.Add(3*time.Hour+15*time.Minute)) {
 		t.Errorf("departed visitor: until %s", e.RevokeAt)
+	}
+}
+
+// The activities' names are recorded in every history: a renamed method would leave running workflows unable
+// to replay. These are the names, written out.
+func TestActivityNames(t *testing.T) {
+	want := []string{"LoadEntitlement", "LoadLocation", "SignalCustomer", "EnsureSaltoUser", "AddToGroup",
+		"RemoveFromGroup", "SetSubscription", "DeleteSaltoUser", "CheckUserHold", "GrantVisitor", "RevokeVisitor",
+		"RecordProblem", "PollChanges", "DispatchChanges", "PlanReconcile", "ApplyReconcile", "PollEntries",
+		"ResolveUsers", "RecordPresence"}
+	var got []string
+	for _, fn := range (&Activities{}).all() {
+		// The SDK's rule for a method value: the last part of its name, without the "-fm" suffix.
+		name := strings.TrimSuffix(runtime.FuncForPC(reflect.ValueOf(fn).Pointer()).Name(), "-fm")
+		got = append(got, name[strings.LastIndex(name, ".")+1:])
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("activity names %v, want %v", got, want)
 	}
 }

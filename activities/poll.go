@@ -2,50 +2,19 @@ package activities
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
 
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/nexsalto/nexsalto/access"
 	"github.com/nexsalto/nexsalto/config"
+	"github.com/nexsalto/nexsalto/dispatch"
 	"github.com/nexsalto/nexsalto/nexudus"
+	"github.com/nexsalto/nexsalto/rules"
 )
-
-// StartEntitlement tells an entitlement workflow to read its entity again, starting it when none runs
-// (SignalWithStart). The id reuse policy stays ALLOW_DUPLICATE on purpose: a run started for an entity that
-// already ended, was cancelled or deleted reads that first and finishes without giving access, so a late
-// webhook or a poll never resurrects it. The webhook receiver, the change poller and reconciliation all start
-// entitlements through here.
-func StartEntitlement(ctx context.Context, c client.Client, taskQueue string, ref access.Ref) error {
-	opts := client.StartWorkflowOptions{
-		ID:        ref.WorkflowID(),
-		TaskQueue: taskQueue,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			access.SAKind.ValueSet(string(ref.Kind)),
-		),
-		StaticSummary: fmt.Sprintf("Nexudus %s %d", ref.Kind, ref.ID),
-	}
-	_, err := c.SignalWithStartWorkflow(ctx, ref.WorkflowID(), access.SignalChanged, nil, opts,
-		ref.Kind.WorkflowType(), access.EntitlementInput{Ref: ref})
-	return err
-}
-
-// SignalIfRunning sends "changed" to a workflow that runs; running reports whether it did. Nothing is
-// started: for a record that is gone there is nothing to read, so only a running workflow cares.
-func SignalIfRunning(ctx context.Context, c client.Client, workflowID string) (running bool, err error) {
-	err = c.SignalWorkflow(ctx, workflowID, "", access.SignalChanged, nil)
-	var notFound *serviceerror.NotFound
-	if errors.As(err, &notFound) {
-		return false, nil
-	}
-	return err == nil, err
-}
 
 // PollChanges reads, for each requested entity, the records Nexudus changed since the entity's cursor
 // (from_{Entity}_UpdatedOn, oldest first), within MaxCalls calls, and says for each what the poller should do
@@ -136,11 +105,7 @@ func (a *Activities) changedPage(ctx context.Context, loc *config.Location, ent 
 			return nil, false, err
 		}
 		for _, r := range p.Records {
-			var desks []int
-			if r.FloorPlanDeskId != nil {
-				desks = []int{*r.FloorPlanDeskId}
-			}
-			add(r.Entity, a.dispatchFor(loc, a.bookingLocation(r.ResourceId, desks), true))
+			add(r.Entity, a.dispatchFor(loc, locationOf(a.Config, r), true))
 		}
 		return recs, p.HasNextPage, nil
 	case access.EntityContract:
@@ -149,9 +114,8 @@ func (a *Activities) changedPage(ctx context.Context, loc *config.Location, ent 
 			return nil, false, err
 		}
 		for _, r := range p.Records {
-			desks := r.DeskIDs()
 			// A list record without desk ids may just be partial: one read of the record decides.
-			add(r.Entity, a.dispatchFor(loc, a.bookingLocation(0, desks), len(desks) > 0))
+			add(r.Entity, a.dispatchFor(loc, locationOf(a.Config, r), len(r.DeskIDs()) > 0))
 		}
 		return recs, p.HasNextPage, nil
 	case access.EntityCoworker:
@@ -167,19 +131,10 @@ func (a *Activities) changedPage(ctx context.Context, loc *config.Location, ent 
 	return nil, false, access.NewFinalError(access.ErrConfig, fmt.Sprintf("the poller does not read %q", ent), nil)
 }
 
-// bookingLocation is the configured location whose mapping names the resource or one of the desks (as
-// LoadEntitlement decides), or 0.
-func (a *Activities) bookingLocation(resource int, desks []int) int64 {
-	for i := range a.Config.Locations {
-		l := &a.Config.Locations[i]
-		if len(l.Resources[int64(resource)]) > 0 {
-			return l.BusinessID
-		}
-		for _, d := range desks {
-			if len(l.Desks[int64(d)]) > 0 {
-				return l.BusinessID
-			}
-		}
+// locationOf is the business id of the record's location by the rules (rules.Locate), or 0.
+func locationOf(cfg *config.Config, record any) int64 {
+	if l, _ := rules.Locate(cfg, record); l != nil {
+		return l.BusinessID
 	}
 	return 0
 }
@@ -223,13 +178,13 @@ func (a *Activities) DispatchChanges(ctx context.Context, req access.DispatchReq
 		case it.Action == access.DispatchSkip:
 		case !ok:
 			id := access.CustomerKey{LocationID: req.LocationID, CoworkerID: it.ID}.WorkflowID()
-			err = countSignal(ctx, &p.Result, a.Temporal, id)
+			err = countSignal(ctx, &p.Result, a.Temporal, id, access.SignalRelink)
 		case it.Action == access.DispatchStart:
-			if err = StartEntitlement(ctx, a.Temporal, a.TaskQueue, access.Ref{Kind: kind, ID: it.ID}); err == nil {
+			if err = dispatch.StartEntitlement(ctx, a.Temporal, a.TaskQueue, access.Ref{Kind: kind, ID: it.ID}); err == nil {
 				p.Result.Started++
 			}
 		default:
-			err = countSignal(ctx, &p.Result, a.Temporal, access.Ref{Kind: kind, ID: it.ID}.WorkflowID())
+			err = countSignal(ctx, &p.Result, a.Temporal, access.Ref{Kind: kind, ID: it.ID}.WorkflowID(), access.SignalChanged)
 		}
 		if err != nil {
 			return p.Result, fmt.Errorf("dispatch %s %d: %w", it.Entity, it.ID, err)
@@ -240,8 +195,8 @@ func (a *Activities) DispatchChanges(ctx context.Context, req access.DispatchReq
 	return p.Result, nil
 }
 
-func countSignal(ctx context.Context, r *access.DispatchResult, c client.Client, workflowID string) error {
-	running, err := SignalIfRunning(ctx, c, workflowID)
+func countSignal(ctx context.Context, r *access.DispatchResult, c client.Client, workflowID, signal string) error {
+	running, err := dispatch.SignalIfRunning(ctx, c, workflowID, signal, nil)
 	switch {
 	case err != nil:
 	case running:

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nexsalto/nexsalto/access"
 	"github.com/nexsalto/nexsalto/config"
+	"github.com/nexsalto/nexsalto/nexudus"
 	"github.com/nexsalto/nexsalto/salto"
 	"github.com/nexsalto/nexsalto/simulators/saltoks"
 )
@@ -162,27 +163,6 @@ func TestCutBatch(t *testing.T) {
 	}
 }
 
-func TestDesiredNow(t *testing.T) {
-	e := ent(access.KindBooking, 1, 100, "room")
-	e.GrantAt, e.RevokeAt = asOf.Add(-time.Minute), asOf.Add(time.Hour)
-	if !desiredNow(e, asOf) {
-		t.Error("active booking not desired")
-	}
-	for name, f := range map[string]func(*access.Entitlement){
-		"not yet":   func(e *access.Entitlement) { e.GrantAt = asOf.Add(time.Second) },
-		"ended":     func(e *access.Entitlement) { e.RevokeAt = asOf },
-		"tentative": func(e *access.Entitlement) { e.Status = access.StatusTentative },
-		"unmapped":  func(e *access.Entitlement) { e.Groups = nil },
-		"visitor":   func(e *access.Entitlement) { e.Kind = access.KindVisitor },
-	} {
-		c := e
-		f(&c)
-		if desiredNow(c, asOf) {
-			t.Errorf("%s: desired", name)
-		}
-	}
-}
-
 // The change poller of each location starts what maps to it, leaves other locations' records to them, and
 // lets only the first location signal records that map nowhere.
 func TestDispatchFor(t *testing.T) {
@@ -208,7 +188,11 @@ func TestDispatchFor(t *testing.T) {
 		{l1, 0, nil, false, access.DispatchStart},
 		{l2, 0, nil, false, access.DispatchSkip},
 	} {
-		if got := a.dispatchFor(tc.loc, a.bookingLocation(tc.resource, tc.desks), tc.known); got != tc.want {
+		record := any(nexudus.Booking{ResourceId: tc.resource})
+		if tc.desks != nil {
+			record = nexudus.CoworkerContract{FloorPlanDeskIds: nexudus.IDList(tc.desks)}
+		}
+		if got := a.dispatchFor(tc.loc, locationOf(cfg, record), tc.known); got != tc.want {
 			t.Errorf("location %d, resource %d, desks %v: %s, want %s", tc.loc.BusinessID, tc.resource, tc.desks, got, tc.want)
 		}
 	}

@@ -138,9 +138,14 @@ type Location struct {
 	Name       string `yaml:"name"`
 	SaltoSite  string `yaml:"salto_site"`
 	// TimeZone is the location's IANA zone, used for "end of the visitor's day".
-	TimeZone       string         `yaml:"time_zone"`
+	TimeZone string `yaml:"time_zone"`
+	// GrantLead and RevokeLag: access this long before a booking, contract or visitor's day starts, and until
+	// this long after it ends; the *_timing settings override them per kind (rules.Timing applies them).
 	GrantLead      time.Duration  `yaml:"grant_lead"`
 	RevokeLag      time.Duration  `yaml:"revoke_lag"`
+	BookingTiming  Timing         `yaml:"booking_timing"`
+	ContractTiming Timing         `yaml:"contract_timing"`
+	VisitorTiming  Timing         `yaml:"visitor_timing"`
 	NoAccessPolicy NoAccessPolicy `yaml:"no_access_policy"`
 	// MobileAccess creates Salto users with their email (Salto invites them to the app); off: tag-only users.
 	MobileAccess bool `yaml:"mobile_access"`
@@ -156,6 +161,12 @@ type Location struct {
 	PresenceDoors []string `yaml:"presence_doors"`
 	// PresenceExitDoors are Salto lock ids where every entry is an exit (a door that only lets people out).
 	PresenceExitDoors []string `yaml:"presence_exit_doors"`
+}
+
+// Timing overrides a location's grant_lead and revoke_lag for one kind; unset (nil) keeps the location's.
+type Timing struct {
+	GrantLead *time.Duration `yaml:"grant_lead"`
+	RevokeLag *time.Duration `yaml:"revoke_lag"`
 }
 
 // Load reads a YAML file, applies the secret environment variables and defaults, and validates.
@@ -426,11 +437,17 @@ func (c *Config) validate(webhooks bool) error {
 		if _, err := time.LoadLocation(l.TimeZone); err != nil {
 			bad(f+".time_zone", "%q is not an IANA time zone", l.TimeZone)
 		}
-		if l.GrantLead < 0 || l.GrantLead > 24*time.Hour {
-			bad(f+".grant_lead", "%s is outside 0..24h", l.GrantLead)
+		inRange := func(field string, d *time.Duration) {
+			if d != nil && (*d < 0 || *d > 24*time.Hour) {
+				bad(f+"."+field, "%s is outside 0..24h", *d)
+			}
 		}
-		if l.RevokeLag < 0 || l.RevokeLag > 24*time.Hour {
-			bad(f+".revoke_lag", "%s is outside 0..24h", l.RevokeLag)
+		inRange("grant_lead", &l.GrantLead)
+		inRange("revoke_lag", &l.RevokeLag)
+		for name, t := range map[string]Timing{"booking_timing": l.BookingTiming, "contract_timing": l.ContractTiming,
+			"visitor_timing": l.VisitorTiming} {
+			inRange(name+".grant_lead", t.GrantLead)
+			inRange(name+".revoke_lag", t.RevokeLag)
 		}
 		switch l.NoAccessPolicy {
 		case PolicyKeep, PolicySuspend, PolicyDelete:

@@ -6,13 +6,14 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"go.temporal.io/sdk/client"
+
 	"github.com/nexsalto/nexsalto/access"
 	"github.com/nexsalto/nexsalto/config"
+	"github.com/nexsalto/nexsalto/dispatch"
 	"github.com/nexsalto/nexsalto/nexudus"
-	"github.com/nexsalto/nexsalto/service"
 	nexudussim "github.com/nexsalto/nexsalto/simulators/nexudus"
 	"github.com/nexsalto/nexsalto/simulators/saltoks"
-	"go.temporal.io/sdk/client"
 )
 
 // The demo location: one Nexudus business on one Salto site, with fixed ids so that a restarted dev stack and
@@ -157,7 +158,7 @@ func startDemo(ctx context.Context, nx *nexudus.Client, tc client.Client, taskQu
 	if err != nil {
 		return fmt.Errorf("demo pass: %w", err)
 	}
-	return service.StartOrSignal(ctx, tc, taskQueue, access.Ref{Kind: access.KindPass, ID: int64(passID)})
+	return dispatch.StartEntitlement(ctx, tc, taskQueue, access.Ref{Kind: access.KindPass, ID: int64(passID)})
 }
 
 // demoTraffic keeps the demo alive: every interval a customer books a room starting a minute or two later, so

@@ -36,6 +36,7 @@ import (
 
 	"github.com/nexsalto/nexsalto/access"
 	"github.com/nexsalto/nexsalto/config"
+	"github.com/nexsalto/nexsalto/dispatch"
 	"github.com/nexsalto/nexsalto/nexudus"
 	"github.com/nexsalto/nexsalto/service"
 	nexudussim "github.com/nexsalto/nexsalto/simulators/nexudus"
@@ -206,7 +207,7 @@ func startAll(ctx context.Context, e *env, refs []access.Ref, par int) error {
 				if i >= len(refs) || ctx.Err() != nil {
 					return
 				}
-				if err := service.StartOrSignal(ctx, e.tc, e.cfg.Temporal.TaskQueue, refs[i]); err != nil {
+				if err := dispatch.StartEntitlement(ctx, e.tc, e.cfg.Temporal.TaskQueue, refs[i]); err != nil {
 					errs <- fmt.Errorf("start %s: %w", refs[i].WorkflowID(), err)
 					return
 				}

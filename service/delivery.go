@@ -2,15 +2,13 @@ package service
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/nexsalto/nexsalto/access"
-	"github.com/nexsalto/nexsalto/activities"
+	"github.com/nexsalto/nexsalto/dispatch"
 	"github.com/nexsalto/nexsalto/nexudus"
 )
 
@@ -54,11 +52,11 @@ func (h *Webhooks) deliver(ctx context.Context, rec nexudus.Record) ([]string, e
 // record is gone.
 func (h *Webhooks) entitlementChanged(ctx context.Context, ref access.Ref, gone bool) ([]string, error) {
 	if gone {
-		running, err := activities.SignalIfRunning(ctx, h.Temporal, ref.WorkflowID())
+		running, err := dispatch.SignalIfRunning(ctx, h.Temporal, ref.WorkflowID(), access.SignalChanged, nil)
 		if err != nil || !running {
 			return nil, err
 		}
-	} else if err := StartOrSignal(ctx, h.Temporal, h.TaskQueue, ref); err != nil {
+	} else if err := dispatch.StartEntitlement(ctx, h.Temporal, h.TaskQueue, ref); err != nil {
 		return nil, err
 	}
 	return []string{ref.WorkflowID()}, nil
@@ -94,7 +92,7 @@ func (h *Webhooks) deskChanged(ctx context.Context, rec nexudus.Record) ([]strin
 		if seen[id] {
 			continue
 		}
-		running, err := activities.SignalIfRunning(ctx, h.Temporal, id)
+		running, err := dispatch.SignalIfRunning(ctx, h.Temporal, id, access.SignalChanged, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -131,32 +129,12 @@ func (h *Webhooks) contractsHolding(ctx context.Context, desk int) ([]string, er
 // coworkerChanged refreshes the customer workflows of a coworker (new email or access card). A coworker
 // without a running customer workflow has nothing to refresh.
 func (h *Webhooks) coworkerChanged(ctx context.Context, coworkerID int64) ([]string, error) {
-	return h.signalCustomers(ctx, coworkerID, access.SignalChanged, nil)
+	return dispatch.SignalCustomers(ctx, h.Temporal, h.Locations, coworkerID, access.SignalRelink, nil)
 }
 
 // customerDeleted ends a deleted customer's access at every location now, with the no-access policy applied at
 // once rather than at the next reconciliation.
 func (h *Webhooks) customerDeleted(ctx context.Context, coworkerID int64) ([]string, error) {
-	return h.signalCustomers(ctx, coworkerID, access.SignalCustomerDeleted, access.CustomerDeleted{AsOf: time.Now().UTC()})
-}
-
-// signalCustomers signals the running customer workflows of a coworker at each configured location.
-func (h *Webhooks) signalCustomers(ctx context.Context, coworkerID int64, signal string, payload any) ([]string, error) {
-	if coworkerID <= 0 {
-		return nil, nil
-	}
-	var signalled []string
-	for _, loc := range h.Locations {
-		id := access.CustomerKey{LocationID: loc, CoworkerID: coworkerID}.WorkflowID()
-		err := h.Temporal.SignalWorkflow(ctx, id, "", signal, payload)
-		var notFound *serviceerror.NotFound
-		switch {
-		case errors.As(err, &notFound):
-		case err != nil:
-			return nil, fmt.Errorf("signal %s to %s: %w", signal, id, err)
-		default:
-			signalled = append(signalled, id)
-		}
-	}
-	return signalled, nil
+	return dispatch.SignalCustomers(ctx, h.Temporal, h.Locations, coworkerID, access.SignalCustomerDeleted,
+		access.CustomerDeleted{AsOf: time.Now().UTC()})
 }

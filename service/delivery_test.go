@@ -14,8 +14,8 @@ import (
 
 	"github.com/nexsalto/nexsalto/access"
 	"github.com/nexsalto/nexsalto/config"
+	"github.com/nexsalto/nexsalto/dispatch"
 	"github.com/nexsalto/nexsalto/nexudus"
-	"github.com/nexsalto/nexsalto/service"
 	nexudussim "github.com/nexsalto/nexsalto/simulators/nexudus"
 )
 
@@ -113,7 +113,7 @@ func TestUnmappedBookingsLeaveNoRunningWorkflow(t *testing.T) {
 	// The operator maps the room and runs the backfill: the booking's workflow runs again and waits to grant.
 	e.restartWorker(func(c *config.Config) { c.Locations[0].Resources[unmappedRoom] = []string{gRoom} })
 	ref := access.Ref{Kind: access.KindBooking, ID: st.Entitlement.ID}
-	if err := service.StartOrSignal(e.ctx, e.tc, e.cfg.Temporal.TaskQueue, ref); err != nil {
+	if err := dispatch.StartEntitlement(e.ctx, e.tc, e.cfg.Temporal.TaskQueue, ref); err != nil {
 		t.Fatal(err)
 	}
 	e.eventually("the newly mapped booking scheduled", 10*time.Second, func() bool {

@@ -7,8 +7,8 @@ import (
 
 	"github.com/nexsalto/nexsalto/access"
 	"github.com/nexsalto/nexsalto/config"
+	"github.com/nexsalto/nexsalto/dispatch"
 	"github.com/nexsalto/nexsalto/nexudus"
-	"github.com/nexsalto/nexsalto/service"
 )
 
 const (
@@ -117,7 +117,7 @@ func TestPassGrantedAtOnceAndRevokedAtExpiry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := service.StartOrSignal(e.ctx, e.tc, e.cfg.Temporal.TaskQueue, access.Ref{Kind: access.KindPass, ID: int64(id)}); err != nil {
+	if err := dispatch.StartEntitlement(e.ctx, e.tc, e.cfg.Temporal.TaskQueue, access.Ref{Kind: access.KindPass, ID: int64(id)}); err != nil {
 		t.Fatal(err)
 	}
 	e.eventually("cleo has the day pass", 5*time.Second, func() bool { return e.inGroup(cleo, gDayPass) && e.inGroup(cleo, gEntrance) })
@@ -197,7 +197,7 @@ func TestVisitorPINReachesNexudusAndAccessEndsAtDeparture(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Nexudus sends no webhook on departure; the poller (or a resync) signals the visitor's workflow.
-	if err := service.StartOrSignal(e.ctx, e.tc, e.cfg.Temporal.TaskQueue, access.Ref{Kind: access.KindVisitor, ID: int64(id)}); err != nil {
+	if err := dispatch.StartEntitlement(e.ctx, e.tc, e.cfg.Temporal.TaskQueue, access.Ref{Kind: access.KindVisitor, ID: int64(id)}); err != nil {
 		t.Fatal(err)
 	}
 	e.eventually("the visitor's access removed after departure", 10*time.Second, func() bool {

@@ -18,8 +18,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/sdk/client"
 
-	"github.com/nexsalto/nexsalto/access"
-	"github.com/nexsalto/nexsalto/activities"
 	"github.com/nexsalto/nexsalto/nexudus"
 )
 
@@ -135,13 +133,6 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.log().Info("webhook", "Action", action.String(), "Id", rec.Id, "Status", out.Status, "Workflows", out.Workflows)
 	h.reply(w, http.StatusOK, out)
-}
-
-// StartOrSignal tells an entitlement workflow to read its entity again, starting it when none runs. A run
-// started for an entity that already ended reads that and finishes, so this never resurrects access; the
-// change poller and reconciliation start entitlements the same way (activities.StartEntitlement).
-func StartOrSignal(ctx context.Context, c client.Client, taskQueue string, ref access.Ref) error {
-	return activities.StartEntitlement(ctx, c, taskQueue, ref)
 }
 
 func (h *Webhooks) reply(w http.ResponseWriter, status int, out Outcome) {

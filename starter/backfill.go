@@ -1,11 +1,8 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,9 +14,8 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/nexsalto/nexsalto/access"
-	"github.com/nexsalto/nexsalto/config"
-	"github.com/nexsalto/nexsalto/nexudus"
-	"github.com/nexsalto/nexsalto/service"
+	"github.com/nexsalto/nexsalto/dispatch"
+	"github.com/nexsalto/nexsalto/rules"
 )
 
 type backfillOptions struct {
@@ -66,7 +62,7 @@ needs no access. Nexudus is read within its rate limit, so a large backfill take
 				return usagef("--concurrency must be between 1 and 64")
 			}
 			now := a.Now()
-			win := window{From: now}
+			win := rules.Window{From: now}
 			if !o.allCurrent {
 				from, err := parseWhen(o.from, now)
 				if err != nil {
@@ -85,7 +81,7 @@ needs no access. Nexudus is read within its rate limit, so a large backfill take
 				if from.Before(now) {
 					from = now
 				}
-				win = window{From: from, To: to}
+				win = rules.Window{From: from, To: to}
 			}
 			return a.backfill(cmd.Context(), o, win, now)
 		},
@@ -150,7 +146,7 @@ type backfillReport struct {
 	Errors []string `json:"errors,omitempty"`
 }
 
-func (a *app) backfill(ctx context.Context, o backfillOptions, win window, now time.Time) error {
+func (a *app) backfill(ctx context.Context, o backfillOptions, win rules.Window, now time.Time) error {
 	cfg, err := a.config()
 	if err != nil {
 		return err
@@ -274,7 +270,7 @@ func entityOf(c candidate) backfillEntity {
 }
 
 // processOne looks the workflow up and starts, refreshes or skips it. Between the look-up and the start a
-// webhook may start the same workflow: StartOrSignal then only signals it, which is harmless.
+// webhook may start the same workflow: StartEntitlement then only signals it, which is harmless.
 func processOne(ctx context.Context, tc client.Client, taskQueue string, c candidate, o backfillOptions) backfillEntity {
 	e := entityOf(c)
 	fail := func(err error) backfillEntity {
@@ -303,7 +299,7 @@ func processOne(ctx context.Context, tc client.Client, taskQueue string, c candi
 	if o.dryRun || e.Action == actSkipped {
 		return e
 	}
-	if err := service.StartOrSignal(ctx, tc, taskQueue, c.Ref); err != nil {
+	if err := dispatch.StartEntitlement(ctx, tc, taskQueue, c.Ref); err != nil {
 		return fail(err)
 	}
 	return e
@@ -412,190 +408,4 @@ func (a *app) printBackfill(rep backfillReport) {
 	for _, e := range rep.Errors {
 		fmt.Fprintf(w, "ERROR %s\n", e)
 	}
-}
-
-// Candidate selection. It only decides which workflows to start: each workflow reads its record itself and
-// decides access (LoadEntitlement), so this errs on the side of including. It mirrors how an entitlement finds
-// its location: bookings and contracts carry no business, their location is the first one whose mapping
-// names the resource, desk or office.
-
-// filterMargin widens Nexudus date filters. Whether a record's unsuffixed date-times are UTC is not certain
-// (they may be the business' wall clock), so the filter is wide and the exact test is made here, on instants
-// resolved in the location's time zone.
-const filterMargin = 24 * time.Hour
-
-func collectCandidates(ctx context.Context, nx *nexudus.Client, cfg *config.Config, locs []*config.Location,
-	win window, now time.Time) ([]candidate, []string) {
-	selected := map[int64]bool{}
-	var maxLead, maxLag time.Duration
-	for _, l := range locs {
-		selected[l.BusinessID] = true
-		maxLead, maxLag = max(maxLead, l.GrantLead), max(maxLag, l.RevokeLag)
-	}
-	var out []candidate
-	var errs []string
-	add := func(kind access.Kind, id int, loc *config.Location, summary string) {
-		out = append(out, candidate{Ref: access.Ref{Kind: kind, ID: int64(id)}, Location: loc.BusinessID,
-			Summary: summary})
-	}
-
-	// Bookings whose access (start - lead, end + lag) meets the window.
-	q := url.Values{"from_Booking_ToTime": {nexudus.FormatFilterTime(win.From.Add(-maxLag - filterMargin))}}
-	if !win.To.IsZero() {
-		q.Set("to_Booking_FromTime", nexudus.FormatFilterTime(win.To.Add(maxLead+filterMargin)))
-	}
-	if bookings, err := nx.ListBookings(ctx, q); err != nil {
-		errs = append(errs, "list bookings: "+err.Error())
-	} else {
-		for _, b := range bookings {
-			loc := bookingLocation(cfg, b)
-			if loc == nil || !selected[loc.BusinessID] {
-				continue
-			}
-			zone := loc.Zone()
-			start, ok1 := b.Start(zone)
-			end, ok2 := b.End(zone)
-			if !ok1 || !ok2 || !win.overlaps(start.Add(-loc.GrantLead), end.Add(loc.RevokeLag)) {
-				continue
-			}
-			add(access.KindBooking, b.Id, loc, fmt.Sprintf("%s, %s", b.ResourceName, fmtWhen(start, zone)))
-		}
-	}
-
-	// Active contracts with a mapped desk or office, until their cancellation date.
-	if contracts, err := nx.ListContracts(ctx, url.Values{"CoworkerContract_Active": {"true"}}); err != nil {
-		errs = append(errs, "list contracts: "+err.Error())
-	} else {
-		for _, c := range contracts {
-			loc := contractLocation(cfg, c)
-			if loc == nil || !selected[loc.BusinessID] {
-				continue
-			}
-			zone := loc.Zone()
-			var grant, revoke time.Time
-			if t, ok := nexudus.ResolveInstant(c.StartDate, nexudus.Time{}, zone); ok {
-				grant = t.Add(-loc.GrantLead)
-			}
-			if t, ok := nexudus.ResolveInstant(c.CancellationDate, nexudus.Time{}, zone); ok {
-				revoke = t.Add(loc.RevokeLag)
-			} else if c.Cancelled {
-				continue // cancelled with immediate effect
-			}
-			if !win.overlaps(grant, revoke) {
-				continue
-			}
-			add(access.KindContract, c.Id, loc, fmt.Sprintf("%s, coworker %d", c.TariffName, c.CoworkerId))
-		}
-	}
-
-	for _, loc := range locs {
-		business := strconv.FormatInt(loc.BusinessID, 10)
-		zone := loc.Zone()
-		// Passes of mapped products that are neither expired nor used up. Passes have no webhook in Nexudus,
-		// so this is also how passes bought while nothing listened get their workflow.
-		if len(loc.Passes) > 0 {
-			passes, err := nx.ListCoworkerTimePasses(ctx, url.Values{"CoworkerTimePass_BusinessId": {business}})
-			if err != nil {
-				errs = append(errs, fmt.Sprintf("list passes of location %d: %v", loc.BusinessID, err))
-			}
-			for _, p := range passes {
-				if len(loc.Passes[int64(p.TimePassId)]) == 0 {
-					continue
-				}
-				var revoke time.Time
-				if t, ok := nexudus.ResolveInstant(p.ExpireDate, nexudus.Time{}, zone); ok {
-					revoke = t
-				}
-				if p.Used || (p.RemainingUses != nil && *p.RemainingUses <= 0) {
-					// A used-up pass still opens the doors for the rest of the day it was used.
-					used := p.UpdatedOn.Time
-					if t, ok := nexudus.ResolveInstant(p.UsedDate, nexudus.Time{}, zone); ok {
-						used = t
-					}
-					if eod := endOfDay(used, zone); revoke.IsZero() || eod.Before(revoke) {
-						revoke = eod
-					}
-				}
-				if !win.overlaps(time.Time{}, revoke) {
-					continue
-				}
-				add(access.KindPass, p.Id, loc, fmt.Sprintf("%s, coworker %d", p.TimePassName, p.CoworkerId))
-			}
-		}
-		// Visitors expected in the window: access for their expected day, ended early by their departure.
-		if len(loc.VisitorGroups) > 0 {
-			q := url.Values{"Visitor_BusinessId": {business},
-				"from_Visitor_ExpectedArrival": {nexudus.FormatFilterTime(win.From.Add(-2 * filterMargin))}}
-			if !win.To.IsZero() {
-				q.Set("to_Visitor_ExpectedArrival", nexudus.FormatFilterTime(win.To.Add(maxLead+filterMargin)))
-			}
-			visitors, err := nx.ListVisitors(ctx, q)
-			if err != nil {
-				errs = append(errs, fmt.Sprintf("list visitors of location %d: %v", loc.BusinessID, err))
-			}
-			for _, v := range visitors {
-				arrival, ok := nexudus.ResolveInstant(v.ExpectedArrival, nexudus.Time{}, zone)
-				if !ok {
-					continue
-				}
-				grant := startOfDay(arrival, zone)
-				if early := arrival.Add(-loc.GrantLead); early.Before(grant) {
-					grant = early
-				}
-				revoke := endOfDay(arrival, zone)
-				if dep, ok := nexudus.ResolveInstant(v.DepartureDate, nexudus.Time{}, zone); ok {
-					if d := dep.Add(loc.RevokeLag); d.Before(revoke) {
-						revoke = d
-					}
-				}
-				if !win.overlaps(grant, revoke) {
-					continue
-				}
-				// The visitor's name stays out of the output: the id is enough to find them in Nexudus.
-				add(access.KindVisitor, v.Id, loc, fmt.Sprintf("visitor of coworker %d, %s", v.CoworkerId,
-					fmtWhen(arrival, zone)))
-			}
-		}
-	}
-
-	// One workflow per entity, in a stable order: kind, then id.
-	order := map[access.Kind]int{}
-	for i, k := range access.Kinds {
-		order[k] = i
-	}
-	slices.SortFunc(out, func(x, y candidate) int {
-		if d := order[x.Ref.Kind] - order[y.Ref.Kind]; d != 0 {
-			return d
-		}
-		return cmp.Compare(x.Ref.ID, y.Ref.ID)
-	})
-	out = slices.CompactFunc(out, func(x, y candidate) bool { return x.Ref == y.Ref })
-	return out, errs
-}
-
-// bookingLocation is the first location whose mapping names the booking's resource or desk.
-func bookingLocation(cfg *config.Config, b nexudus.Booking) *config.Location {
-	for i := range cfg.Locations {
-		l := &cfg.Locations[i]
-		if len(l.Resources[int64(b.ResourceId)]) > 0 {
-			return l
-		}
-		if b.FloorPlanDeskId != nil && len(l.Desks[int64(*b.FloorPlanDeskId)]) > 0 {
-			return l
-		}
-	}
-	return nil
-}
-
-// contractLocation is the first location whose mapping names one of the contract's desks or offices.
-func contractLocation(cfg *config.Config, c nexudus.CoworkerContract) *config.Location {
-	for i := range cfg.Locations {
-		l := &cfg.Locations[i]
-		for _, d := range c.DeskIDs() {
-			if len(l.Desks[int64(d)]) > 0 {
-				return l
-			}
-		}
-	}
-	return nil
 }

@@ -72,28 +72,3 @@ func TestParseWhen(t *testing.T) {
 		}
 	}
 }
-
-func TestWindowOverlaps(t *testing.T) {
-	t0 := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
-	h := time.Hour
-	w := window{From: t0, To: t0.Add(24 * h)}
-	for _, tc := range []struct {
-		grant, revoke time.Time
-		want          bool
-	}{
-		{t0.Add(2 * h), t0.Add(3 * h), true},
-		{t0.Add(-2 * h), t0.Add(-h), false},     // ended before
-		{t0.Add(25 * h), t0.Add(26 * h), false}, // starts after
-		{t0.Add(-h), t0, false},                 // ends exactly at the start
-		{time.Time{}, time.Time{}, true},        // open on both sides
-		{time.Time{}, t0.Add(h), true},
-		{t0.Add(23 * h), time.Time{}, true},
-	} {
-		if got := w.overlaps(tc.grant, tc.revoke); got != tc.want {
-			t.Errorf("overlaps(%v, %v) = %v", tc.grant, tc.revoke, got)
-		}
-	}
-	if !(window{From: t0}).overlaps(t0.Add(1000*h), time.Time{}) {
-		t.Errorf("an open window takes everything later")
-	}
-}

@@ -7,7 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nexsalto/nexsalto/access"
-	"github.com/nexsalto/nexsalto/service"
+	"github.com/nexsalto/nexsalto/dispatch"
 )
 
 func kindNames() string {
@@ -45,7 +45,7 @@ is read and left alone. Use it when a webhook was lost or after fixing the mappi
 			}
 			defer tc.Close()
 			ref := access.Ref{Kind: kind, ID: id}
-			if err := service.StartOrSignal(ctx, tc, cfg.Temporal.TaskQueue, ref); err != nil {
+			if err := dispatch.StartEntitlement(ctx, tc, cfg.Temporal.TaskQueue, ref); err != nil {
 				return fmt.Errorf("resync %s: %w", ref.WorkflowID(), err)
 			}
 			if a.json() {

@@ -59,29 +59,3 @@ func parseOffset(s string) (time.Duration, error) {
 	}
 	return sign * (days + rest), nil
 }
-
-// window is the time range a backfill covers. To is zero for "no end" (--all-current).
-type window struct {
-	From, To time.Time
-}
-
-// overlaps reports whether access from grant to revoke (zero grant: already; zero revoke: open-ended) meets
-// the window.
-func (w window) overlaps(grant, revoke time.Time) bool {
-	if !revoke.IsZero() && !revoke.After(w.From) {
-		return false
-	}
-	if !w.To.IsZero() && !grant.IsZero() && !grant.Before(w.To) {
-		return false
-	}
-	return true
-}
-
-func startOfDay(t time.Time, zone *time.Location) time.Time {
-	l := t.In(zone)
-	return time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, zone)
-}
-
-func endOfDay(t time.Time, zone *time.Location) time.Time {
-	return startOfDay(t, zone).AddDate(0, 0, 1)
-}

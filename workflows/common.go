@@ -8,7 +8,6 @@ package workflows
 
 import (
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -102,9 +101,7 @@ func localContext(ctx workflow.Context, total time.Duration, summary string) wor
 
 // loadLocation reads a location's configuration.
 func loadLocation(ctx workflow.Context, id int64) (access.Location, error) {
-	var loc access.Location
-	err := workflow.ExecuteLocalActivity(localContext(ctx, signalTimeout, "load location configuration"),
-		access.ActivityLoadLocation, id).Get(ctx, &loc)
+	loc, err := fn(a.LoadLocation).runLocal(localContext(ctx, signalTimeout, "load location configuration"), id)
 	if err == nil && loc.ID == 0 {
 		loc.ID = id
 	}
@@ -114,7 +111,7 @@ func loadLocation(ctx workflow.Context, id int64) (access.Location, error) {
 // problemRecorder writes problems to Nexudus without waiting for them; a run waits for the pending ones
 // before it finishes or continues as new, so none is lost.
 type problemRecorder struct {
-	pending []workflow.Future
+	pending []future[none]
 }
 
 func (p *problemRecorder) record(ctx workflow.Context, pr access.Problem) {
@@ -129,13 +126,13 @@ func (p *problemRecorder) record(ctx workflow.Context, pr access.Problem) {
 		},
 		Summary: "record access problem in Nexudus",
 	})
-	p.pending = slices.DeleteFunc(p.pending, workflow.Future.IsReady)
-	p.pending = append(p.pending, workflow.ExecuteActivity(actx, access.ActivityRecordProblem, pr))
+	p.pending = slices.DeleteFunc(p.pending, func(f future[none]) bool { return f.IsReady() })
+	p.pending = append(p.pending, proc(a.RecordProblem).start(actx, pr))
 }
 
 func (p *problemRecorder) wait(ctx workflow.Context) {
 	for _, f := range p.pending {
-		if err := f.Get(ctx, nil); err != nil {
+		if _, err := f.get(ctx); err != nil {
 			workflow.GetLogger(ctx).Error("could not record an access problem in Nexudus", "Error", err)
 		}
 	}
@@ -182,16 +179,14 @@ func normalizeGroups(gs []string) []string {
 	return out
 }
 
-// sortedKeys returns m's keys in order; the map's iteration order does not leak.
-//
-//workflowcheck:ignore
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// deleteWhere deletes the entries of m for which drop is true, visiting them in key order: a workflow never
+// depends on a map's iteration order.
+func deleteWhere[V any](m map[string]V, drop func(string, V) bool) {
+	for _, k := range workflow.DeterministicKeys(m) {
+		if drop(k, m[k]) {
+			delete(m, k)
+		}
 	}
-	sort.Strings(keys)
-	return keys
 }
 
 func fmtTime(t time.Time) string {

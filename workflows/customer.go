@@ -2,7 +2,6 @@ package workflows
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,29 +33,31 @@ func CustomerAccess(ctx workflow.Context, in access.CustomerInput) error {
 }
 
 type customerRun struct {
-	in                       access.CustomerInput
-	st                       access.CustomerState
-	loc                      access.Location
-	grants, revokes, changes workflow.ReceiveChannel
-	repairs, deletions       workflow.ReceiveChannel
-	problems                 problemRecorder
-	lastSignal               time.Time
-	sa                       saValues
-	published                bool
+	in                     access.CustomerInput
+	st                     access.CustomerState
+	loc                    access.Location
+	grants, revokes        workflow.ReceiveChannel
+	relinks, legacyRelinks workflow.ReceiveChannel
+	repairs, deletions     workflow.ReceiveChannel
+	problems               problemRecorder
+	lastSignal             time.Time
+	sa                     saValues
+	published              bool
 }
 
-//workflowcheck:ignore
 func newCustomerRun(ctx workflow.Context, in access.CustomerInput) (*customerRun, error) {
 	if !in.Customer.Valid() {
 		return nil, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("invalid customer %q", in.Customer.WorkflowID()), access.ErrConfig, nil)
+			"invalid customer "+strconv.Quote(in.Customer.WorkflowID()), access.ErrConfig, nil)
 	}
 	w := &customerRun{
 		in:      in,
 		grants:  workflow.GetSignalChannel(ctx, access.SignalGrant),
 		revokes: workflow.GetSignalChannel(ctx, access.SignalRevoke),
-		changes: workflow.GetSignalChannel(ctx, access.SignalChanged),
-		repairs: workflow.GetSignalChannel(ctx, access.SignalRepair),
+		relinks: workflow.GetSignalChannel(ctx, access.SignalRelink),
+		// Senders used "changed" for a relink before SignalRelink existed; such signals may still be buffered.
+		legacyRelinks: workflow.GetSignalChannel(ctx, access.SignalChanged),
+		repairs:       workflow.GetSignalChannel(ctx, access.SignalRepair),
 		// Only a run started after SignalCustomerDeleted existed can receive it: no GetVersion is needed.
 		deletions: workflow.GetSignalChannel(ctx, access.SignalCustomerDeleted),
 	}
@@ -135,7 +136,7 @@ func (w *customerRun) drain(ctx workflow.Context) bool {
 		c = access.AccessChange{}
 	}
 	changed := false
-	for w.changes.ReceiveAsync(nil) {
+	for w.relinks.ReceiveAsync(nil) || w.legacyRelinks.ReceiveAsync(nil) {
 		changed = true
 	}
 	var repairs []access.Repair
@@ -210,7 +211,7 @@ type step struct {
 func (w *customerRun) next() (step, bool) {
 	desired := w.desired()
 	// Groups stay blocked only while they are wanted.
-	maps.DeleteFunc(w.st.Blocked, func(g, _ string) bool { return !desired[g] }) //workflowcheck:ignore
+	deleteWhere(w.st.Blocked, func(g, _ string) bool { return !desired[g] })
 	want := w.wanted()
 	if len(want) == 0 && w.st.NoSeat {
 		// Nothing is due any more: the episode ends, and access that returns later tries (and reports) afresh.
@@ -268,7 +269,7 @@ func (w *customerRun) do(ctx workflow.Context, s step) {
 		in := access.GroupChange{Customer: key, SiteID: w.st.User.SiteID, GroupID: s.group,
 			PlatformUserID: w.st.User.PlatformUserID, Reason: w.reasonFor(s.group)}
 		stillWanted := func() bool { return w.desired()[s.group] }
-		err := w.call(ctx, access.ActivityAddToGroup, in, nil, "add to group "+s.group+" for "+in.Reason, stillWanted)
+		_, err := call(ctx, w, proc(a.AddToGroup), in, "add to group "+s.group+" for "+in.Reason, stillWanted)
 		switch w.result(ctx, err, "could not add the Salto user to group "+s.group+" ("+in.Reason+")") {
 		case final:
 			w.st.Applied = slices.DeleteFunc(w.st.Applied, func(g string) bool { return g == s.group })
@@ -288,7 +289,7 @@ func (w *customerRun) do(ctx workflow.Context, s step) {
 		if u := w.st.User; u != nil {
 			in.SiteID, in.PlatformUserID = u.SiteID, u.PlatformUserID
 			w.groupChanged(ctx, s.group)
-			err := w.call(ctx, access.ActivityRemoveFromGroup, in, nil, "remove from group "+s.group, nil)
+			_, err := call(ctx, w, proc(a.RemoveFromGroup), in, "remove from group "+s.group, nil)
 			w.groupChanged(ctx, s.group)
 			// A remove that failed for good is recorded for a person and for reconciliation: retrying it
 			// here would never end. Any other failure keeps it due.
@@ -351,7 +352,7 @@ func (w *customerRun) continueAsNew(ctx workflow.Context) error {
 		Reason: "history length " + strconv.Itoa(workflow.GetInfo(ctx).GetCurrentHistoryLength())})
 	st := w.st
 	return workflow.NewContinueAsNewError(ctx, workflow.GetInfo(ctx).WorkflowType.Name,
-		access.CustomerInput{Customer: w.in.Customer, State: &st, Tuning: w.in.Tuning, Revision: w.in.Revision})
+		access.CustomerInput{Customer: w.in.Customer, State: &st, Tuning: w.in.Tuning})
 }
 
 func (w *customerRun) state() access.State {
@@ -404,11 +405,11 @@ func (w *customerRun) details() string {
 		b.WriteString("\n\n")
 	}
 	fmt.Fprintf(&b, "Groups in Salto: %s\n\n", fmtGroups(w.st.Applied))
-	for _, key := range sortedKeys(w.st.Ledger) {
+	for _, key := range workflow.DeterministicKeys(w.st.Ledger) {
 		e := w.st.Ledger[key]
 		fmt.Fprintf(&b, "- %s: %s → %s until %s\n", key, e.Summary, fmtGroups(e.Groups), fmtTime(e.Until))
 	}
-	for _, g := range sortedKeys(w.st.Blocked) {
+	for _, g := range workflow.DeterministicKeys(w.st.Blocked) {
 		fmt.Fprintf(&b, "- blocked group `%s`: %s\n", g, w.st.Blocked[g])
 	}
 	if w.st.UserProblem != "" {

@@ -51,37 +51,37 @@ func (w *customerRun) problem(ctx workflow.Context, desc string) {
 // being added is no longer wanted) the activity is cancelled; removes, suspends and deletes pass no keep and
 // always run to the end.
 //
-// From CustomerRevisionLocalCalls on, the call is tried first as a local activity: a grant then costs no
+// Since changeLocalCalls, the call is tried first as a local activity: a grant then costs no
 // workflow task of its own, which is most of what a webhook costs the server. Only a success or a failure
 // retrying cannot fix is taken from it; anything else (no rate slot within a few seconds, Salto slow or
 // down, a 429) goes on to the regular activity and its retries that never give up. Salto calls are safe to
 // repeat, so one that succeeded unseen in the local attempt is harmless.
-func (w *customerRun) call(ctx workflow.Context, name string, in, out any, summary string, keep func() bool) error {
+func call[I, O any](ctx workflow.Context, w *customerRun, r activityRef[I, O], in I, summary string,
+	keep func() bool) (O, error) {
 	// A location whose Salto calls go through a task queue of their own (a rate shared by all workers) keeps
 	// them there.
-	if w.in.Revision >= access.CustomerRevisionLocalCalls && w.loc.SaltoTaskQueue == "" {
-		err := workflow.ExecuteLocalActivity(saltoLocalContext(ctx, summary), name, in).Get(ctx, out)
+	if w.loc.SaltoTaskQueue == "" && w.localCallsFirst(ctx) {
+		out, err := r.runLocal(saltoLocalContext(ctx, summary), in)
 		if err == nil || access.IsFinal(err) {
-			return err
+			return out, err
 		}
 		var appErr *temporal.ApplicationError
 		if errors.As(err, &appErr) && appErr.NextRetryDelay() > 0 {
 			// Salto asked for a pause (429 Retry-After): the regular activity must not call again before it.
 			w.pause(ctx, appErr.NextRetryDelay(), summary)
 			if ctx.Err() != nil || (keep != nil && !keep()) {
-				return temporal.NewCanceledError("no longer wanted")
+				return out, temporal.NewCanceledError("no longer wanted")
 			}
 		}
 	}
 	actx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
-	f := workflow.ExecuteActivity(saltoContext(actx, w.loc, summary), name, in)
-	return w.await(ctx, f, cancel, keep, out)
+	return await(ctx, w, r.start(saltoContext(actx, w.loc, summary), in), cancel, keep)
 }
 
 // callLong runs a Salto activity that makes many calls (one per access group) as a regular activity only: a
 // local attempt of a few seconds would seldom finish. It heartbeats, so its attempts may take longer.
-func (w *customerRun) callLong(ctx workflow.Context, name string, in, out any, summary string) error {
+func callLong[I, O any](ctx workflow.Context, w *customerRun, r activityRef[I, O], in I, summary string) (O, error) {
 	actx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
 	actx = workflow.WithActivityOptions(actx, workflow.ActivityOptions{
@@ -91,16 +91,15 @@ func (w *customerRun) callLong(ctx workflow.Context, name string, in, out any, s
 		RetryPolicy:         saltoRetryPolicy(),
 		Summary:             summary,
 	})
-	return w.await(ctx, workflow.ExecuteActivity(actx, name, in), cancel, nil, out)
+	return await(ctx, w, r.start(actx, in), cancel, nil)
 }
 
 // await waits for an activity while taking signals into the ledger, cancelling it once keep turns false.
-func (w *customerRun) await(ctx workflow.Context, f workflow.Future, cancel workflow.CancelFunc, keep func() bool,
-	out any) error {
+func await[O any](ctx workflow.Context, w *customerRun, f future[O], cancel workflow.CancelFunc, keep func() bool) (O, error) {
 	cancelled := false
 	for !f.IsReady() {
 		sel := workflow.NewSelector(ctx)
-		sel.AddFuture(f, func(workflow.Future) {})
+		sel.AddFuture(f.Future, func(workflow.Future) {})
 		w.addSignals(ctx, sel)
 		sel.Select(ctx)
 		if !cancelled && keep != nil && !f.IsReady() && !keep() {
@@ -108,14 +107,15 @@ func (w *customerRun) await(ctx workflow.Context, f workflow.Future, cancel work
 			cancelled = true
 		}
 	}
-	return f.Get(ctx, out)
+	return f.get(ctx)
 }
 
 func (w *customerRun) addSignals(ctx workflow.Context, sel workflow.Selector) {
 	take := func(workflow.ReceiveChannel, bool) { w.drain(ctx) }
 	sel.AddReceive(w.grants, take)
 	sel.AddReceive(w.revokes, take)
-	sel.AddReceive(w.changes, take)
+	sel.AddReceive(w.relinks, take)
+	sel.AddReceive(w.legacyRelinks, take)
 	sel.AddReceive(w.repairs, take)
 	sel.AddReceive(w.deletions, take)
 }
@@ -133,4 +133,13 @@ func (w *customerRun) pause(ctx workflow.Context, d time.Duration, what string) 
 		sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
 		sel.Select(ctx)
 	}
+}
+
+// changeLocalCalls is the GetVersion change id of trying Salto calls as local activities first. Runs started
+// before it was versioned this way say so by their input's Revision instead.
+const changeLocalCalls = "salto-calls-local-first"
+
+func (w *customerRun) localCallsFirst(ctx workflow.Context) bool {
+	return w.in.Revision >= access.CustomerRevisionLocalCalls ||
+		workflow.GetVersion(ctx, changeLocalCalls, workflow.DefaultVersion, 1) >= 1
 }

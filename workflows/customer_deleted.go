@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/nexsalto/nexsalto/access"
+	"go.temporal.io/sdk/workflow"
 )
 
 // applyCustomerDeleted ends the access of a customer deleted in Nexudus now, rather than at the next
@@ -12,7 +13,7 @@ import (
 // not create and that something else holds is left as it is.
 func (w *customerRun) applyCustomerDeleted(now time.Time, d access.CustomerDeleted) {
 	const reason = "customer deleted in Nexudus"
-	for _, key := range sortedKeys(w.st.Ledger) {
+	for _, key := range workflow.DeterministicKeys(w.st.Ledger) {
 		asOf := d.AsOf
 		if e := w.st.Ledger[key]; e.AsOf.After(asOf) {
 			asOf = e.AsOf

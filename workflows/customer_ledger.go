@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -113,7 +112,7 @@ func (w *customerRun) applyRevoke(now time.Time, c access.AccessChange) {
 // expire drops ledger entries past their Until (the safety net) and old revoke tombstones.
 func (w *customerRun) expire(ctx workflow.Context) {
 	now := workflow.Now(ctx)
-	for _, key := range sortedKeys(w.st.Ledger) {
+	for _, key := range workflow.DeterministicKeys(w.st.Ledger) {
 		e := w.st.Ledger[key]
 		if !e.Until.IsZero() && !now.Before(e.Until) {
 			delete(w.st.Ledger, key)
@@ -121,17 +120,14 @@ func (w *customerRun) expire(ctx workflow.Context) {
 				Until: e.Until, Reason: "ended " + fmtTime(e.Until) + ": " + e.Summary})
 		}
 	}
-	maps.DeleteFunc(w.st.Revoked, func(_ string, t time.Time) bool { return now.Sub(t) > tombstoneTTL }) //workflowcheck:ignore
+	deleteWhere(w.st.Revoked, func(_ string, t time.Time) bool { return now.Sub(t) > tombstoneTTL })
 }
 
-// desired is the union of the groups of the ledger (entries past Until are already gone). Building a set does
-// not depend on the map's iteration order.
-//
-//workflowcheck:ignore
+// desired is the union of the groups of the ledger (entries past Until are already gone).
 func (w *customerRun) desired() map[string]bool {
 	d := map[string]bool{}
-	for _, e := range w.st.Ledger {
-		for _, g := range e.Groups {
+	for _, key := range workflow.DeterministicKeys(w.st.Ledger) {
+		for _, g := range w.st.Ledger[key].Groups {
 			d[g] = true
 		}
 	}
@@ -141,7 +137,7 @@ func (w *customerRun) desired() map[string]bool {
 // wanted is the desired groups less those blocked by a final error.
 func (w *customerRun) wanted() []string {
 	var out []string
-	for _, g := range sortedKeys(w.desired()) {
+	for _, g := range workflow.DeterministicKeys(w.desired()) {
 		if _, blocked := w.st.Blocked[g]; !blocked {
 			out = append(out, g)
 		}
@@ -152,7 +148,7 @@ func (w *customerRun) wanted() []string {
 // reasonFor names the entitlements that need group g, for Salto logs and audit.
 func (w *customerRun) reasonFor(g string) string {
 	var keys []string
-	for _, key := range sortedKeys(w.st.Ledger) {
+	for _, key := range workflow.DeterministicKeys(w.st.Ledger) {
 		if slices.Contains(w.st.Ledger[key].Groups, g) {
 			keys = append(keys, key)
 		}
@@ -167,7 +163,7 @@ func (w *customerRun) reasonFor(g string) string {
 func (w *customerRun) nextExpiry() (time.Time, string) {
 	var t time.Time
 	var key string
-	for _, k := range sortedKeys(w.st.Ledger) {
+	for _, k := range workflow.DeterministicKeys(w.st.Ledger) {
 		if u := w.st.Ledger[k].Until; !u.IsZero() && (t.IsZero() || u.Before(t)) {
 			t, key = u, k
 		}
@@ -188,14 +184,14 @@ func (w *customerRun) groupChanged(ctx workflow.Context, g string) {
 	// Old entries only matter to repairs that read Salto before them; a day is far longer than any
 	// reconciliation takes.
 	now := workflow.Now(ctx)
-	maps.DeleteFunc(w.st.GroupChangedAt, func(_ string, t time.Time) bool { return now.Sub(t) > 24*time.Hour }) //workflowcheck:ignore
+	deleteWhere(w.st.GroupChangedAt, func(_ string, t time.Time) bool { return now.Sub(t) > 24*time.Hour })
 }
 
 // changedSince is the set of groups this workflow changed after asOf. Runs that took repairs whole before
 // this rule existed keep doing so on replay.
 func (w *customerRun) changedSince(ctx workflow.Context, asOf time.Time) map[string]bool {
 	out := map[string]bool{}
-	for _, g := range sortedKeys(w.st.GroupChangedAt) {
+	for _, g := range workflow.DeterministicKeys(w.st.GroupChangedAt) {
 		if w.st.GroupChangedAt[g].After(asOf) {
 			out[g] = true
 		}

@@ -42,8 +42,7 @@ func (w *customerRun) link(ctx workflow.Context) {
 	subscribe := len(w.wanted()) > 0
 	req := access.EnsureUserRequest{Customer: w.in.Customer, SiteID: w.loc.SiteID, Known: w.st.User,
 		Subscribe: subscribe}
-	var u access.SaltoUser
-	err := w.call(ctx, access.ActivityEnsureSaltoUser, req, &u, "find or create Salto user", nil)
+	u, err := call(ctx, w, fn(a.EnsureSaltoUser), req, "find or create Salto user", nil)
 	switch w.result(ctx, err, "could not find or create the Salto user") {
 	case final:
 		w.st.UserProblem = errText(err)
@@ -85,8 +84,7 @@ func (w *customerRun) link(ctx workflow.Context) {
 func (w *customerRun) subscribe(ctx workflow.Context) {
 	in := access.SubscriptionChange{Customer: w.in.Customer, SiteID: w.st.User.SiteID,
 		SiteUserID: w.st.User.SiteUserID}
-	var got access.SaltoUser
-	err := w.call(ctx, access.ActivitySetSubscription, in, &got, "subscribe Salto user again", nil)
+	got, err := call(ctx, w, fn(a.SetSubscription), in, "subscribe Salto user again", nil)
 	switch w.result(ctx, err, "could not subscribe the Salto user again") {
 	case final:
 		w.st.UserProblem = errText(err)
@@ -169,7 +167,7 @@ func (w *customerRun) applyPolicy(ctx workflow.Context, kind stepKind) {
 	case stepSuspend:
 		in := access.SubscriptionChange{Customer: key, SiteID: w.st.User.SiteID, SiteUserID: w.st.User.SiteUserID,
 			Suspended: true}
-		err := w.call(ctx, access.ActivitySetSubscription, in, nil, "suspend Salto user: no access left", nil)
+		_, err := call(ctx, w, fn(a.SetSubscription), in, "suspend Salto user: no access left", nil)
 		switch w.result(ctx, err, "could not suspend the Salto user") {
 		case final:
 			return
@@ -182,7 +180,7 @@ func (w *customerRun) applyPolicy(ctx workflow.Context, kind stepKind) {
 		w.note(workflow.Now(ctx), access.Change{Action: access.ActionSuspended, Reason: "no access left (policy suspend)"})
 	case stepDelete:
 		in := access.DeleteUserRequest{Customer: key, SiteID: w.st.User.SiteID, SiteUserID: w.st.User.SiteUserID}
-		err := w.call(ctx, access.ActivityDeleteSaltoUser, in, nil, "delete Salto user: no access left", nil)
+		_, err := call(ctx, w, proc(a.DeleteSaltoUser), in, "delete Salto user: no access left", nil)
 		switch w.result(ctx, err, "could not delete the Salto user") {
 		case final:
 			return
@@ -207,8 +205,7 @@ func (w *customerRun) mayApplyPolicy(ctx workflow.Context) bool {
 	}
 	in := access.HoldRequest{Customer: w.in.Customer, SiteID: u.SiteID, SiteUserID: u.SiteUserID,
 		PlatformUserID: u.PlatformUserID, Owned: w.loc.Owned}
-	var hold access.UserHold
-	err := w.callLong(ctx, access.ActivityCheckUserHold, in, &hold,
+	hold, err := callLong(ctx, w, fn(a.CheckUserHold), in,
 		"check what else holds the Salto user (not created by nexsalto) before policy "+string(w.loc.Policy))
 	switch w.result(ctx, err, "could not check the other access groups of the Salto user") {
 	case final:

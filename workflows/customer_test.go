@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/nexsalto/nexsalto/access"
 )
@@ -80,7 +81,7 @@ func checkCalls(t *testing.T, got []saltoCall, want ...wantCall) {
 // knownUser is a customer whose Salto user exists and whose customer workflow already holds its ids.
 func knownUser(w *world) access.CustomerInput {
 	u := w.addUser("ada@example.com", "TAG-0042")
-	return access.CustomerInput{Customer: customer, Revision: access.CustomerRevision, State: &access.CustomerState{Customer: customer,
+	return access.CustomerInput{Customer: customer, State: &access.CustomerState{Customer: customer,
 		User: &access.SaltoUser{SiteID: siteID, SiteUserID: u.SiteUserID, PlatformUserID: u.PlatformID}}}
 }
 
@@ -259,7 +260,7 @@ func TestFreshRunDoesNotApplyPolicy(t *testing.T) {
 	loc.Policy = access.PolicyDelete
 	w.locations[locID] = loc
 	in := knownUser(w)
-	w.afterAt(at(9, 0), func() { w.env.SignalWorkflow(access.SignalChanged, nil) }) // coworker updated
+	w.afterAt(at(9, 0), func() { w.env.SignalWorkflow(access.SignalRelink, nil) }) // coworker updated
 	runCustomer(t, w, in)
 	checkCalls(t, w.callsOf(), wantCall{at(9, 0), "get", ""})
 }
@@ -272,7 +273,7 @@ func TestCoworkerChangeUpdatesTag(t *testing.T) {
 		w.mu.Lock()
 		w.coworkers[coworkerID] = coworker{Email: "ada@example.com", Card: "TAG-9999"}
 		w.mu.Unlock()
-		w.env.SignalWorkflow(access.SignalChanged, nil)
+		w.env.SignalWorkflow(access.SignalRelink, nil)
 	})
 	runCustomer(t, w, in)
 	checkCalls(t, w.callsOf(), wantCall{at(8, 45), "add", "room-a"}, wantCall{at(9, 0), "get", ""},
@@ -290,7 +291,7 @@ func TestFinalErrorIsRecordedAndSkipped(t *testing.T) {
 	w.failAdd["ghost"] = access.NewFinalError(access.ErrSaltoNotFound, "access group ghost not found", nil)
 	w.grantAt(at(8, 45), "booking-1", at(10, 15), "ghost", "room-a")
 	w.grantAt(at(9, 0), "booking-1", at(10, 45), "ghost", "room-a") // extended: no retry of ghost
-	w.afterAt(at(9, 30), func() { w.env.SignalWorkflow(access.SignalChanged, nil) })
+	w.afterAt(at(9, 30), func() { w.env.SignalWorkflow(access.SignalRelink, nil) })
 	var blocked access.CustomerState
 	w.afterAt(at(9, 10), func() { blocked = queryCustomer(t, w.env) })
 	runCustomer(t, w, in)
@@ -469,11 +470,13 @@ func TestMissingEmailIsAProblem(t *testing.T) {
 
 // Salto calls run as local activities inside the workflow task when they succeed at once; a transient failure
 // goes on to the regular activity and its retries, a final one does not; runs started before that revision
-// keep regular activities (they replay as they were recorded).
+// keep regular activities (they replay as they were recorded), whether told by GetVersion or by the Revision of
+// their input.
 func TestSaltoCallsTryLocalActivityFirst(t *testing.T) {
-	add, ensure := access.ActivityAddToGroup, access.ActivityEnsureSaltoUser
+	add, ensure := "AddToGroup", "EnsureSaltoUser"
 	cases := []struct {
 		name                 string
+		older                bool
 		revision             int
 		transient            int
 		saltoQueue           string
@@ -482,21 +485,27 @@ func TestSaltoCallsTryLocalActivityFirst(t *testing.T) {
 		wantCalls            []string
 		wantProblem, noLocal bool
 	}{
-		{name: "succeeds locally", revision: access.CustomerRevision, local: 1, regular: 0,
+		{name: "succeeds locally", local: 1, regular: 0,
 			wantCalls: []string{"add"}},
-		{name: "transient failure goes on as a regular activity", revision: access.CustomerRevision, transient: 2,
+		{name: "transient failure goes on as a regular activity", transient: 2,
 			local: 1, regular: 1, wantCalls: []string{"add-failed", "add-failed", "add"}},
-		{name: "final failure is not retried", revision: access.CustomerRevision, final: true, local: 1, regular: 0,
+		{name: "final failure is not retried", final: true, local: 1, regular: 0,
 			wantCalls: []string{"add-failed"}, wantProblem: true},
-		{name: "older runs keep regular activities", revision: 0, local: 0, regular: 1, wantCalls: []string{"add"},
+		{name: "older runs keep regular activities", older: true, local: 0, regular: 1, wantCalls: []string{"add"},
 			noLocal: true},
-		{name: "a Salto task queue keeps regular activities", revision: access.CustomerRevision, saltoQueue: "salto",
+		{name: "a run started with revision 1 before GetVersion keeps local calls", older: true,
+			revision: access.CustomerRevisionLocalCalls, local: 1, regular: 0, wantCalls: []string{"add"}},
+		{name: "a Salto task queue keeps regular activities", saltoQueue: "salto",
 			local: 0, regular: 1, wantCalls: []string{"add"}, noLocal: true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			w := newWorld(t)
 			in := knownUser(w)
+			if c.older {
+				// A run that started before the change: no version marker in its history.
+				w.env.OnGetVersion(changeLocalCalls, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+			}
 			in.Revision = c.revision
 			loc := w.locations[locID]
 			loc.SaltoTaskQueue = c.saltoQueue
@@ -528,7 +537,7 @@ func TestSaltoCallsTryLocalActivityFirst(t *testing.T) {
 			if p := w.problemList(); (len(p) == 1) != c.wantProblem {
 				t.Errorf("problems %+v", p)
 			}
-			if c.noLocal && counts["localActivity:"+ensure]+counts["localActivity:"+access.ActivityRemoveFromGroup] > 0 {
+			if c.noLocal && counts["localActivity:"+ensure]+counts["localActivity:RemoveFromGroup"] > 0 {
 				t.Errorf("an older run ran Salto calls as local activities: %v", counts)
 			}
 		})

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/nexsalto/nexsalto/access"
+	"github.com/nexsalto/nexsalto/rules"
 )
 
 // EntitlementAccess follows one Nexudus booking, pass, contract or visitor and gives access while it is due.
@@ -44,11 +45,10 @@ type entitlementRun struct {
 	published   bool
 }
 
-//workflowcheck:ignore
 func newEntitlementRun(ctx workflow.Context, in access.EntitlementInput) (*entitlementRun, error) {
 	if !in.Ref.Kind.Valid() || in.Ref.ID <= 0 {
 		return nil, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("invalid entitlement %q", in.Ref.WorkflowID()), access.ErrConfig, nil)
+			"invalid entitlement "+strconv.Quote(in.Ref.WorkflowID()), access.ErrConfig, nil)
 	}
 	w := &entitlementRun{in: in, changed: workflow.GetSignalChannel(ctx, access.SignalChanged)}
 	if in.State != nil {
@@ -130,9 +130,8 @@ func (w *entitlementRun) drainChanged() bool {
 // nothing known there is nothing to do, and a failed workflow is visible to operators.
 func (w *entitlementRun) load(ctx workflow.Context) error {
 	w.st.Reload = false
-	var e access.Entitlement
 	lctx := localContext(ctx, loadTimeout, "read "+w.in.Ref.WorkflowID()+" from Nexudus")
-	err := workflow.ExecuteLocalActivity(lctx, access.ActivityLoadEntitlement, w.in.Ref).Get(ctx, &e)
+	e, err := fn(a.LoadEntitlement).runLocal(lctx, w.in.Ref)
 	now := workflow.Now(ctx)
 	if err != nil {
 		final := access.IsFinal(err)
@@ -165,47 +164,10 @@ func (w *entitlementRun) load(ctx workflow.Context) error {
 	return nil
 }
 
-// wanted says whether e should give access at now, and why (or why not).
-func wanted(e access.Entitlement, now time.Time) (bool, string) {
-	switch {
-	case e.Status == access.StatusCancelled:
-		return false, "cancelled in Nexudus"
-	case e.Status == access.StatusDeleted:
-		return false, "deleted in Nexudus"
-	case e.Status == access.StatusExpired:
-		return false, expiredText(e.Kind)
-	case e.Status == access.StatusTentative:
-		return false, "tentative: waiting for confirmation"
-	case e.Status != access.StatusActive:
-		return false, "unknown status " + strconv.Quote(string(e.Status))
-	case len(e.Groups) == 0:
-		return false, "no access group is mapped to it"
-	case e.Kind == access.KindVisitor && e.Visitor == nil:
-		return false, "visitor details missing"
-	case !e.RevokeAt.IsZero() && !now.Before(e.RevokeAt):
-		return false, "ended " + fmtTime(e.RevokeAt)
-	case now.Before(e.GrantAt):
-		return false, "starts " + fmtTime(e.GrantAt)
-	}
-	return true, "due until " + fmtTime(e.RevokeAt) + ": " + e.Summary
-}
-
-func expiredText(k access.Kind) string {
-	switch k {
-	case access.KindPass:
-		return "pass used up or expired"
-	case access.KindContract:
-		return "contract no longer active"
-	case access.KindVisitor:
-		return "visitor left"
-	}
-	return "ended in Nexudus"
-}
-
 // act brings the access given in line with the entity: grant, move, update or revoke.
 func (w *entitlementRun) act(ctx workflow.Context) {
 	e := *w.st.Entitlement
-	want, why := wanted(e, workflow.Now(ctx))
+	want, why := rules.GivesAccess(e, workflow.Now(ctx))
 	if g := w.st.Granted; g != nil {
 		if !want {
 			w.revoke(ctx, why)
@@ -306,7 +268,7 @@ func (w *entitlementRun) finish(ctx workflow.Context) {
 		return
 	}
 	e := *w.st.Entitlement
-	_, why := wanted(e, workflow.Now(ctx))
+	_, why := rules.GivesAccess(e, workflow.Now(ctx))
 	w.st.History = appendChange(w.st.History, access.Change{At: workflow.Now(ctx), Action: access.ActionSkipped,
 		Reason: "no access given: " + why + " (" + e.Summary + ")"})
 }
@@ -425,19 +387,16 @@ func (w *entitlementRun) details() string {
 	return b.String()
 }
 
-//workflowcheck:ignore
 func planText(e access.Entitlement) string {
-	return fmt.Sprintf("%s; grant %s, revoke %s, groups %s, status %s", e.Summary, fmtTime(e.GrantAt),
-		fmtTime(e.RevokeAt), fmtGroups(e.Groups), e.Status)
+	return e.Summary + "; grant " + fmtTime(e.GrantAt) + ", revoke " + fmtTime(e.RevokeAt) + ", groups " +
+		fmtGroups(e.Groups) + ", status " + string(e.Status)
 }
 
 // describeChange lists what changed between two reads; empty when nothing that matters did.
-//
-//workflowcheck:ignore
 func describeChange(a, b access.Entitlement) string {
 	var parts []string
 	if a.Status != b.Status {
-		parts = append(parts, fmt.Sprintf("status %s → %s", a.Status, b.Status))
+		parts = append(parts, "status "+string(a.Status)+" → "+string(b.Status))
 	}
 	if !a.GrantAt.Equal(b.GrantAt) {
 		parts = append(parts, "grant "+fmtTime(a.GrantAt)+" → "+fmtTime(b.GrantAt))
@@ -509,8 +468,9 @@ func signalCustomer(ctx workflow.Context, c access.CustomerKey, signal string, c
 	if signal == access.SignalRevoke {
 		summary = "revoke → " + c.WorkflowID()
 	}
-	return workflow.ExecuteLocalActivity(localContext(ctx, signalTimeout, summary), access.ActivitySignalCustomer,
-		access.CustomerSignal{Customer: c, Signal: signal, Change: change}).Get(ctx, nil)
+	_, err := proc(a.SignalCustomer).runLocal(localContext(ctx, signalTimeout, summary),
+		access.CustomerSignal{Customer: c, Signal: signal, Change: change})
+	return err
 }
 
 // visitorSink gives a visitor a Salto guest of its own. The visitor is not a customer, so this is the only
@@ -545,9 +505,8 @@ func (s *visitorSink) grant(ctx workflow.Context, e access.Entitlement, prev *ac
 		in.Existing = prev.Visitor
 		summary = "change visitor access until " + fmtTime(e.RevokeAt)
 	}
-	var va access.VisitorAccess
-	if err := workflow.ExecuteActivity(saltoContext(ctx, loc, summary), access.ActivityGrantVisitor, in).
-		Get(ctx, &va); err != nil {
+	va, err := fn(a.GrantVisitor).run(saltoContext(ctx, loc, summary), in)
+	if err != nil {
 		return nil, err
 	}
 	return &access.Granted{Customer: e.Customer(), Groups: e.Groups, Until: e.RevokeAt, Visitor: &va}, nil
@@ -567,8 +526,8 @@ func (s *visitorSink) revoke(ctx workflow.Context, g access.Granted, reason stri
 	}
 	in := access.VisitorRevoke{Visitor: s.ref, LocationID: g.Customer.LocationID, GroupID: group,
 		Access: *g.Visitor, Reason: reason}
-	return workflow.ExecuteActivity(saltoContext(ctx, loc, "remove visitor access: "+reason),
-		access.ActivityRevokeVisitor, in).Get(ctx, nil)
+	_, err = proc(a.RevokeVisitor).run(saltoContext(ctx, loc, "remove visitor access: "+reason), in)
+	return err
 }
 
 func (*visitorSink) regrant(g access.Granted, e access.Entitlement) string {

@@ -642,7 +642,7 @@ func TestFailingReadKeepsPlan(t *testing.T) {
 	w.setEnt(b)
 	var broken atomic.Bool
 	broken.Store(true)
-	w.env.OnActivity(access.ActivityLoadEntitlement, mock.Anything, mock.Anything).Return(
+	w.env.OnActivity("LoadEntitlement", mock.Anything, mock.Anything).Return(
 		func(ctx ctxT, ref access.Ref) (access.Entitlement, error) {
 			if w.readCount(ref) > 0 && broken.Load() {
 				return access.Entitlement{}, errors.New("nexudus: 503")

@@ -129,19 +129,18 @@ func (w *world) newEnv(start time.Time) *testsuite.TestWorkflowEnvironment {
 	env.SetStartTime(start)
 	env.SetWorkerOptions(worker.Options{Interceptors: []interceptor.WorkerInterceptor{&countingInterceptor{c: w.counts}}})
 	Register(env)
-	reg := func(fn any, name string) { env.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name}) }
-	reg(w.LoadEntitlement, access.ActivityLoadEntitlement)
-	reg(w.LoadLocation, access.ActivityLoadLocation)
-	reg(w.SignalCustomer, access.ActivitySignalCustomer)
-	reg(w.EnsureSaltoUser, access.ActivityEnsureSaltoUser)
-	reg(w.AddToGroup, access.ActivityAddToGroup)
-	reg(w.RemoveFromGroup, access.ActivityRemoveFromGroup)
-	reg(w.SetSubscription, access.ActivitySetSubscription)
-	reg(w.DeleteSaltoUser, access.ActivityDeleteSaltoUser)
-	reg(w.GrantVisitor, access.ActivityGrantVisitor)
-	reg(w.RevokeVisitor, access.ActivityRevokeVisitor)
-	reg(w.RecordProblem, access.ActivityRecordProblem)
-	reg(w.CheckUserHold, access.ActivityCheckUserHold)
+	env.RegisterActivity(w.LoadEntitlement)
+	env.RegisterActivity(w.LoadLocation)
+	env.RegisterActivity(w.SignalCustomer)
+	env.RegisterActivity(w.EnsureSaltoUser)
+	env.RegisterActivity(w.AddToGroup)
+	env.RegisterActivity(w.RemoveFromGroup)
+	env.RegisterActivity(w.SetSubscription)
+	env.RegisterActivity(w.DeleteSaltoUser)
+	env.RegisterActivity(w.GrantVisitor)
+	env.RegisterActivity(w.RevokeVisitor)
+	env.RegisterActivity(w.RecordProblem)
+	env.RegisterActivity(w.CheckUserHold)
 	env.SetOnTimerFiredListener(func(string) { w.counts.add("timerFired") })
 	env.SetOnTimerCanceledListener(func(string) { w.counts.add("timerCanceled") })
 	env.SetOnActivityCompletedListener(func(*activity.Info, converter.EncodedValue, error) {
@@ -273,7 +272,7 @@ func (w *world) EnsureSaltoUser(_ context.Context, req access.EnsureUserRequest)
 	}
 	if u == nil {
 		w.call("find", "", cw.Email)
-		for _, id := range sortedKeys(w.users) {
+		for _, id := range workflow.DeterministicKeys(w.users) {
 			if w.users[id].Email == cw.Email {
 				u = w.users[id]
 			}
@@ -374,7 +373,7 @@ func (w *world) CheckUserHold(_ context.Context, r access.HoldRequest) (access.U
 		return access.UserHold{Ours: true}, nil
 	}
 	var hold access.UserHold
-	for _, g := range sortedKeys(w.members) {
+	for _, g := range workflow.DeterministicKeys(w.members) {
 		if w.members[g][u.PlatformID] && !slices.Contains(r.Owned, g) {
 			hold.Foreign = append(hold.Foreign, g+" ("+g+")")
 		}
@@ -453,7 +452,7 @@ func (w *world) isMember(group, platformID string) bool {
 func (w *world) userByEmail(email string) *saltoUser {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for _, id := range sortedKeys(w.users) {
+	for _, id := range workflow.DeterministicKeys(w.users) {
 		if w.users[id].Email == email {
 			u := *w.users[id]
 			return &u

@@ -162,8 +162,8 @@ func (w *pollerRun) poll(ctx workflow.Context) time.Duration {
 			MaximumInterval: time.Minute, MaximumAttempts: 3, NonRetryableErrorTypes: access.FinalErrorTypes},
 		Summary: fmt.Sprintf("read Nexudus changes (%d calls at most)", calls),
 	})
-	var res access.PollResult
-	if err := workflow.ExecuteActivity(actx, access.ActivityPollChanges, req).Get(ctx, &res); err != nil {
+	res, err := fn(a.PollChanges).run(actx, req)
+	if err != nil {
 		w.st.LastError = "poll: " + errText(err)
 		workflow.GetLogger(ctx).Warn("polling Nexudus failed", "Error", err)
 		return 0
@@ -183,9 +183,7 @@ func (w *pollerRun) poll(ctx workflow.Context) time.Duration {
 				MaximumInterval: time.Minute, NonRetryableErrorTypes: access.FinalErrorTypes},
 			Summary: fmt.Sprintf("pass %d Nexudus changes on", len(items)),
 		})
-		var dr access.DispatchResult
-		err := workflow.ExecuteActivity(dctx, access.ActivityDispatchChanges,
-			access.DispatchRequest{LocationID: w.in.LocationID, Items: items}).Get(ctx, &dr)
+		dr, err := fn(a.DispatchChanges).run(dctx, access.DispatchRequest{LocationID: w.in.LocationID, Items: items})
 		if err != nil {
 			// The cursors stay: the next poll reads these changes again and dispatches them again (a repeated
 			// "changed" costs one re-read, a lost one would cost access).
@@ -259,7 +257,7 @@ func (w *pollerRun) advance(res access.PollResult) {
 		default:
 			cur.Page = max(cur.Page, 1) + 1
 		}
-		maps.DeleteFunc(cur.Seen, func(_ string, t time.Time) bool { return t.Before(cur.From) }) //workflowcheck:ignore
+		deleteWhere(cur.Seen, func(_ string, t time.Time) bool { return t.Before(cur.From) })
 		w.st.Cursors[ec.Entity] = cur
 	}
 	w.st.LastError = strings.Join(errs, "; ")

@@ -2,7 +2,6 @@ package workflows
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -121,10 +120,9 @@ func (w *presenceRun) poll(ctx workflow.Context) bool {
 		w.st.Cursor = now.Truncate(time.Second)
 	}
 	w.st.LastPoll = now
-	var res access.EntriesResult
-	err := workflow.ExecuteActivity(shortActivity(ctx, "read Salto entries since "+fmtTime(w.st.Cursor)),
-		access.ActivityPollEntries, access.EntriesRequest{LocationID: w.in.LocationID, SiteID: w.loc.SiteID,
-			Since: w.st.Cursor, Doors: w.loc.Sync.PresenceDoors, ExitDoors: w.loc.Sync.PresenceExitDoors}).Get(ctx, &res)
+	res, err := fn(a.PollEntries).run(shortActivity(ctx, "read Salto entries since "+fmtTime(w.st.Cursor)),
+		access.EntriesRequest{LocationID: w.in.LocationID, SiteID: w.loc.SiteID, Since: w.st.Cursor,
+			Doors: w.loc.Sync.PresenceDoors, ExitDoors: w.loc.Sync.PresenceExitDoors})
 	if err != nil {
 		w.st.LastError = "read entries: " + errText(err)
 		return false
@@ -153,9 +151,8 @@ func (w *presenceRun) poll(ctx workflow.Context) bool {
 				MaximumInterval: 5 * time.Minute, NonRetryableErrorTypes: access.FinalErrorTypes},
 			Summary: fmt.Sprintf("record %d check-ins and check-outs in Nexudus", len(events)),
 		})
-		var pr access.PresenceResult
-		if err := workflow.ExecuteActivity(actx, access.ActivityRecordPresence,
-			access.PresenceRequest{LocationID: w.in.LocationID, Events: events}).Get(ctx, &pr); err != nil {
+		pr, err := fn(a.RecordPresence).run(actx, access.PresenceRequest{LocationID: w.in.LocationID, Events: events})
+		if err != nil {
 			w.st.LastError = "record presence: " + errText(err)
 			return false
 		}
@@ -202,14 +199,12 @@ func (w *presenceRun) resolve(ctx workflow.Context, now time.Time, entries []acc
 		ask = append(ask, access.DoorEntry{UserID: e.UserID, Alias: e.Alias})
 	}
 	// Matches unused for long are dropped, so the cache stays bounded by the people who come.
-	maps.DeleteFunc(w.st.Users, func(_ string, u access.PresenceUser) bool { return now.Sub(u.Resolved) > 4*presenceUserTTL }) //workflowcheck:ignore
+	deleteWhere(w.st.Users, func(_ string, u access.PresenceUser) bool { return now.Sub(u.Resolved) > 4*presenceUserTTL })
 	if len(ask) == 0 {
 		return nil
 	}
-	var got map[string]int64
-	err := workflow.ExecuteActivity(shortActivity(ctx, fmt.Sprintf("match %d Salto users to coworkers", len(ask))),
-		access.ActivityResolveUsers, access.ResolveUsersRequest{LocationID: w.in.LocationID, SiteID: w.loc.SiteID,
-			Users: ask}).Get(ctx, &got)
+	got, err := fn(a.ResolveUsers).run(shortActivity(ctx, fmt.Sprintf("match %d Salto users to coworkers", len(ask))),
+		access.ResolveUsersRequest{LocationID: w.in.LocationID, SiteID: w.loc.SiteID, Users: ask})
 	if err != nil {
 		return err
 	}

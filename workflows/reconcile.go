@@ -121,11 +121,9 @@ func (w *reconcileRun) plan(ctx workflow.Context, size int) (access.PlanBatch, e
 			MaximumInterval: 2 * time.Minute, MaximumAttempts: 10, NonRetryableErrorTypes: access.FinalErrorTypes},
 		Summary: "plan: compare Nexudus with Salto",
 	})
-	var b access.PlanBatch
-	err := workflow.ExecuteActivity(actx, access.ActivityPlanReconcile, access.PlanRequest{
+	return fn(a.PlanReconcile).run(actx, access.PlanRequest{
 		LocationID: w.in.LocationID, PlanID: w.p.PlanID, AsOf: w.p.AsOf, After: w.p.After, Limit: size,
-	}).Get(ctx, &b)
-	return b, err
+	})
 }
 
 // apply hands a batch to the entitlement and customer workflows. Temporal itself must be reachable for that,
@@ -138,9 +136,8 @@ func (w *reconcileRun) apply(ctx workflow.Context, actions []access.ReconcileAct
 			MaximumInterval: time.Minute, NonRetryableErrorTypes: access.FinalErrorTypes},
 		Summary: fmt.Sprintf("repair %d customers (%s … %s)", len(actions), actions[0].Key, actions[len(actions)-1].Key),
 	})
-	var r access.ApplyResult
-	if err := workflow.ExecuteActivity(actx, access.ActivityApplyReconcile,
-		access.ApplyRequest{LocationID: w.in.LocationID, Actions: actions}).Get(ctx, &r); err != nil {
+	r, err := fn(a.ApplyReconcile).run(actx, access.ApplyRequest{LocationID: w.in.LocationID, Actions: actions})
+	if err != nil {
 		return err
 	}
 	rep := &w.p.Report

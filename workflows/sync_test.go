@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
@@ -67,15 +66,14 @@ func (w *syncWorld) newEnv(start time.Time) {
 	env := suite.NewTestWorkflowEnvironment()
 	env.SetStartTime(start)
 	Register(env)
-	reg := func(fn any, name string) { env.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name}) }
-	reg(w.LoadLocation, access.ActivityLoadLocation)
-	reg(w.PollChanges, access.ActivityPollChanges)
-	reg(w.DispatchChanges, access.ActivityDispatchChanges)
-	reg(w.PlanReconcile, access.ActivityPlanReconcile)
-	reg(w.ApplyReconcile, access.ActivityApplyReconcile)
-	reg(w.PollEntries, access.ActivityPollEntries)
-	reg(w.ResolveUsers, access.ActivityResolveUsers)
-	reg(w.RecordPresence, access.ActivityRecordPresence)
+	env.RegisterActivity(w.LoadLocation)
+	env.RegisterActivity(w.PollChanges)
+	env.RegisterActivity(w.DispatchChanges)
+	env.RegisterActivity(w.PlanReconcile)
+	env.RegisterActivity(w.ApplyReconcile)
+	env.RegisterActivity(w.PollEntries)
+	env.RegisterActivity(w.ResolveUsers)
+	env.RegisterActivity(w.RecordPresence)
 	w.env = env
 }
 
