@@ -41,6 +41,11 @@ const (
 	SignalCustomerDeleted = "customer-deleted"
 )
 
-// QueryState returns an EntitlementState, a CustomerState, a PollerState, a PresenceState or, for a reconcile
-// run, its ReconcileReport so far.
-const QueryState = "state"
+// Query names: one per workflow kind, each with one answer type.
+const (
+	QueryEntitlement = "entitlement-state" // an EntitlementState (booking, pass, contract and visitor workflows)
+	QueryCustomer    = "customer-state"    // a CustomerState
+	QueryPoller      = "poller-state"      // a PollerState
+	QueryPresence    = "presence-state"    // a PresenceState
+	QueryReconcile   = "reconcile-report"  // a reconcile run's ReconcileReport so far
+)

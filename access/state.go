@@ -72,7 +72,7 @@ type Granted struct {
 	Visitor *VisitorAccess `json:",omitempty"`
 }
 
-// EntitlementState is an entitlement workflow's state: the answer to QueryState and what Continue-As-New
+// EntitlementState is an entitlement workflow's state: the answer to its query and what Continue-As-New
 // carries.
 type EntitlementState struct {
 	Ref   Ref
@@ -97,7 +97,7 @@ type LedgerEntry struct {
 	AsOf    time.Time
 }
 
-// CustomerState is a customer workflow's state: the answer to QueryState and what Continue-As-New carries.
+// CustomerState is a customer workflow's state: the answer to its query and what Continue-As-New carries.
 type CustomerState struct {
 	Customer CustomerKey
 	State    State

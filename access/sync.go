@@ -151,7 +151,7 @@ type PollerInput struct {
 	Tuning     Tuning       `json:",omitzero"`
 }
 
-// PollerState is the poller's state: the answer to QueryState and what Continue-As-New carries.
+// PollerState is the poller's state: the answer to its query and what Continue-As-New carries.
 type PollerState struct {
 	LocationID int64
 	Cursors    map[Entity]PollCursor `json:",omitempty"`
@@ -319,7 +319,7 @@ type PresenceInput struct {
 	Tuning     Tuning         `json:",omitzero"`
 }
 
-// PresenceState is the presence workflow's state: the answer to QueryState and what Continue-As-New carries.
+// PresenceState is the presence workflow's state: the answer to its query and what Continue-As-New carries.
 type PresenceState struct {
 	LocationID int64
 	// Cursor is the newest entry time handled (the entries filter has second precision); AtCursor are the keys

@@ -129,6 +129,10 @@ func TestErrorsNameTheField(t *testing.T) {
 			[]string{"locations[0].desks[40]: maps to no access group"}},
 		{"bad duration", strings.Replace(valid, "time_zone: Europe/Madrid", "time_zone: UTC\n    grant_lead: soon", 1), secrets,
 			[]string{"soon"}},
+		{"timing out of range", strings.Replace(valid, "time_zone: Europe/Madrid",
+			"time_zone: UTC\n    visitor_timing: {revoke_lag: 25h}\n    contract_timing: {grant_lead: -1m}", 1), secrets,
+			[]string{"locations[0].contract_timing.grant_lead: -1m0s is outside 0..24h",
+				"locations[0].visitor_timing.revoke_lag: 25h0m0s is outside 0..24h"}},
 		{"poll budget over the Nexudus budget", valid + "sync:\n  poll_calls_per_minute: 200\n", secrets,
 			[]string{"sync.poll_calls_per_minute: 200 is more than nexudus.requests_per_minute (120)"}},
 		{"sync intervals", valid + "sync:\n  poll_interval: 10ms\n  reconcile_interval: 1ms\n  presence_interval: 1ms\n  reconcile_batch: 9000\n", secrets,
@@ -184,5 +188,28 @@ func TestParseClientNeedsNoWebhookSecret(t *testing.T) {
 	}
 	if _, err := ParseClient([]byte(valid), env(noHook)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Per-kind timing: set means set, even to zero (so contracts can follow Nexudus' own integration exactly);
+// unset leaves the location's grant_lead and revoke_lag (rules.Timing decides which applies).
+func TestTimingPerKind(t *testing.T) {
+	raw := strings.Replace(valid, "time_zone: Europe/Madrid",
+		"time_zone: UTC\n    contract_timing: {grant_lead: 0s, revoke_lag: 0s}\n    visitor_timing: {revoke_lag: 1h}", 1)
+	c, err := Parse([]byte(raw), func(k string) string {
+		return map[string]string{EnvSaltoPassword: "x", EnvNexudusPassword: "y", EnvNexudusWebhookToken: "t"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := c.Locations[0]
+	if ct := l.ContractTiming; ct.GrantLead == nil || *ct.GrantLead != 0 || ct.RevokeLag == nil || *ct.RevokeLag != 0 {
+		t.Errorf("contract timing %+v", ct)
+	}
+	if vt := l.VisitorTiming; vt.GrantLead != nil || vt.RevokeLag == nil || *vt.RevokeLag != time.Hour {
+		t.Errorf("visitor timing %+v", vt)
+	}
+	if bt := l.BookingTiming; bt.GrantLead != nil || bt.RevokeLag != nil {
+		t.Errorf("booking timing %+v", bt)
 	}
 }

@@ -179,7 +179,7 @@ func TestConvergence(t *testing.T) {
 		}
 		entries := func() int {
 			var st access.PresenceState
-			v, err := s.tc.QueryWorkflow(ctx, access.PresenceWorkflowID(loc1), "", access.QueryState)
+			v, err := s.tc.QueryWorkflow(ctx, access.PresenceWorkflowID(loc1), "", access.QueryPresence)
 			if err != nil || v.Get(&st) != nil {
 				return -1
 			}
@@ -233,7 +233,7 @@ func TestConvergence(t *testing.T) {
 
 	t.Run("poller state after all this", func(t *testing.T) {
 		var st access.PollerState
-		v, err := s.tc.QueryWorkflow(ctx, access.PollerWorkflowID(loc1), "", access.QueryState)
+		v, err := s.tc.QueryWorkflow(ctx, access.PollerWorkflowID(loc1), "", access.QueryPoller)
 		if err != nil {
 			t.Fatal(err)
 		}

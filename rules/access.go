@@ -10,7 +10,7 @@ import (
 // GivesAccess says whether e gives access at t, and why (or why not), in words for the workflow's history.
 // The entitlement workflows act on it; reconciliation's desired state and the backfill's selection use it.
 func GivesAccess(e access.Entitlement, t time.Time) (bool, string) {
-	if why := never(e); why != "" {
+	if why := Never(e); why != "" {
 		return false, why
 	}
 	switch {
@@ -27,11 +27,12 @@ func GivesAccess(e access.Entitlement, t time.Time) (bool, string) {
 // MayGiveAccess says whether e gives, or may yet give, access at some instant of w: a tentative booking may
 // still be confirmed. The backfill starts a workflow for each such record.
 func MayGiveAccess(e access.Entitlement, w Window) bool {
-	return never(e) == "" && w.Meets(e.GrantAt, e.RevokeAt)
+	return Never(e) == "" && w.Meets(e.GrantAt, e.RevokeAt)
 }
 
-// never says why e gives no access at any instant, or "".
-func never(e access.Entitlement) string {
+// Never says why e gives no access at any instant whatever the clock says, or "": only a change in Nexudus or in
+// the mapping can change that, so its workflow may finish.
+func Never(e access.Entitlement) string {
 	switch {
 	case e.Status == access.StatusCancelled:
 		return "cancelled in Nexudus"

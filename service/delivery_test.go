@@ -97,7 +97,7 @@ func TestUnmappedBookingsLeaveNoRunningWorkflow(t *testing.T) {
 			Query: "AccessKind = 'booking' AND ExecutionStatus = 'Running'"})
 		return err == nil && running.GetCount() == 0
 	})
-	resp, err := e.tc.QueryWorkflow(e.ctx, ids[0], "", access.QueryState)
+	resp, err := e.tc.QueryWorkflow(e.ctx, ids[0], "", access.QueryEntitlement)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 // customerState queries a customer workflow; ok is false while it cannot answer.
 func (e *env) customerState(id string) (access.CustomerState, bool) {
 	var st access.CustomerState
-	v, err := e.tc.QueryWorkflow(e.ctx, id, "", access.QueryState)
+	v, err := e.tc.QueryWorkflow(e.ctx, id, "", access.QueryCustomer)
 	if err != nil || v.Get(&st) != nil {
 		return st, false
 	}

@@ -235,7 +235,7 @@ func (a *app) customerStatus(ctx context.Context, key access.CustomerKey, change
 	}
 	rep := customerReport{WorkflowID: id, Location: key.LocationID, Coworker: key.CoworkerID,
 		Execution: executionStatus(desc.GetWorkflowExecutionInfo().GetStatus())}
-	val, err := tc.QueryWorkflow(ctx, id, "", access.QueryState)
+	val, err := tc.QueryWorkflow(ctx, id, "", access.QueryCustomer)
 	if err != nil {
 		return fmt.Errorf("query %s: %w", id, err)
 	}

@@ -75,7 +75,7 @@ func newCustomerRun(ctx workflow.Context, in access.CustomerInput) (*customerRun
 	if w.st.Revoked == nil {
 		w.st.Revoked = map[string]time.Time{}
 	}
-	err := workflow.SetQueryHandler(ctx, access.QueryState, func() (access.CustomerState, error) {
+	err := workflow.SetQueryHandler(ctx, access.QueryCustomer, func() (access.CustomerState, error) {
 		return w.st, nil
 	})
 	return w, err
@@ -330,17 +330,9 @@ func (w *customerRun) wait(ctx workflow.Context) {
 	if w.idle() {
 		next, summary = w.lastSignal.Add(w.idleFor()), "finish when idle"
 	}
-	tctx, cancelTimer := workflow.WithCancel(ctx)
-	defer cancelTimer()
-	sel := workflow.NewSelector(ctx)
-	if !next.IsZero() {
-		timer := workflow.NewTimerWithOptions(tctx, untilDelay(ctx, next),
-			workflow.TimerOptions{Summary: summary + " at " + fmtTime(next)})
-		sel.AddFuture(timer, func(workflow.Future) {})
-	}
-	w.addSignals(ctx, sel)
-	sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
-	sel.Select(ctx)
+	var t movableTimer
+	defer t.stop()
+	t.sleep(ctx, next, summary+" at "+fmtTime(next), func(sel workflow.Selector) { w.addSignals(ctx, sel) })
 }
 
 func (w *customerRun) continueAsNew(ctx workflow.Context) error {

@@ -123,15 +123,13 @@ func (w *customerRun) addSignals(ctx workflow.Context, sel workflow.Selector) {
 // pause waits d (taking signals) after a Salto call failed without a final error, which only happens when an
 // activity's retries were cut short (a test environment, an operator); the loop then tries again.
 func (w *customerRun) pause(ctx workflow.Context, d time.Duration, what string) {
-	tctx, cancelTimer := workflow.WithCancel(ctx)
-	defer cancelTimer()
-	timer := workflow.NewTimerWithOptions(tctx, d, workflow.TimerOptions{Summary: "retry " + what})
-	for !timer.IsReady() && ctx.Err() == nil {
-		sel := workflow.NewSelector(ctx)
-		sel.AddFuture(timer, func(workflow.Future) {})
-		w.addSignals(ctx, sel)
-		sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
-		sel.Select(ctx)
+	var t movableTimer
+	defer t.stop()
+	until := workflow.Now(ctx).Add(d)
+	for ctx.Err() == nil {
+		if t.sleep(ctx, until, "retry "+what, func(sel workflow.Selector) { w.addSignals(ctx, sel) }) {
+			return
+		}
 	}
 }
 

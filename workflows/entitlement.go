@@ -64,7 +64,7 @@ func newEntitlementRun(ctx workflow.Context, in access.EntitlementInput) (*entit
 	} else {
 		w.sink = customerSink{ref: in.Ref}
 	}
-	err := workflow.SetQueryHandler(ctx, access.QueryState, func() (access.EntitlementState, error) {
+	err := workflow.SetQueryHandler(ctx, access.QueryEntitlement, func() (access.EntitlementState, error) {
 		return w.st, nil
 	})
 	return w, err
@@ -250,18 +250,12 @@ func (w *entitlementRun) finished(ctx workflow.Context) bool {
 	}
 	// An entitlement that maps to no group (most meeting rooms of a location) would otherwise sleep until its
 	// end, or for ever when it has none. Runs that slept that way before this change keep doing so.
-	return givesNothing(*e) &&
+	return rules.Never(*e) != "" &&
 		workflow.GetVersion(ctx, changeFinishUnmapped, workflow.DefaultVersion, 1) >= 1
 }
 
 // changeFinishUnmapped is the GetVersion change id of finishing at once when nothing is mapped.
 const changeFinishUnmapped = "finish-when-unmapped"
-
-// givesNothing reports an entitlement that cannot give access whatever the time: nothing is mapped to it, or a
-// visit lacks what a visitor's access needs.
-func givesNothing(e access.Entitlement) bool {
-	return len(e.Groups) == 0 || (e.Kind == access.KindVisitor && e.Visitor == nil)
-}
 
 func (w *entitlementRun) finish(ctx workflow.Context) {
 	if w.st.EverGranted {
@@ -296,20 +290,14 @@ func (w *entitlementRun) nextWake(now time.Time) (time.Time, string) {
 // wait sleeps until the next instant or a "changed" signal, whichever comes first.
 func (w *entitlementRun) wait(ctx workflow.Context) {
 	next, what := w.nextWake(workflow.Now(ctx))
-	tctx, cancelTimer := workflow.WithCancel(ctx)
-	defer cancelTimer()
-	sel := workflow.NewSelector(ctx)
-	if !next.IsZero() {
-		summary := what + " " + w.in.Ref.WorkflowID() + " at " + fmtTime(next)
-		timer := workflow.NewTimerWithOptions(tctx, untilDelay(ctx, next), workflow.TimerOptions{Summary: summary})
-		sel.AddFuture(timer, func(workflow.Future) {})
-	}
-	sel.AddReceive(w.changed, func(c workflow.ReceiveChannel, _ bool) {
-		c.Receive(ctx, nil)
-		w.st.Reload = true
+	var t movableTimer
+	defer t.stop()
+	t.sleep(ctx, next, what+" "+w.in.Ref.WorkflowID()+" at "+fmtTime(next), func(sel workflow.Selector) {
+		sel.AddReceive(w.changed, func(c workflow.ReceiveChannel, _ bool) {
+			c.Receive(ctx, nil)
+			w.st.Reload = true
+		})
 	})
-	sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
-	sel.Select(ctx)
 	if !w.retryLoadAt.IsZero() && !workflow.Now(ctx).Before(w.retryLoadAt) {
 		w.st.Reload = true
 	}
@@ -428,114 +416,4 @@ func errText(err error) string {
 		return "cancelled"
 	}
 	return err.Error()
-}
-
-// grantSink is where an entitlement's access goes: the customer workflow, or a visitor's own Salto guest.
-type grantSink interface {
-	grant(ctx workflow.Context, e access.Entitlement, prev *access.Granted, reason string) (*access.Granted, error)
-	revoke(ctx workflow.Context, g access.Granted, reason string) error
-	// regrant says why access given as g must be taken back and given anew for e; "" when an update
-	// (new groups, new end) is enough.
-	regrant(g access.Granted, e access.Entitlement) string
-}
-
-// customerSink hands access to the customer workflow, which applies only the difference in Salto.
-type customerSink struct{ ref access.Ref }
-
-func (s customerSink) grant(ctx workflow.Context, e access.Entitlement, _ *access.Granted, reason string) (*access.Granted, error) {
-	c := access.AccessChange{Entitlement: s.ref.WorkflowID(), Groups: e.Groups, Until: e.RevokeAt, Reason: reason,
-		Summary: e.Summary, AsOf: workflow.Now(ctx)}
-	if err := signalCustomer(ctx, e.Customer(), access.SignalGrant, c); err != nil {
-		return nil, err
-	}
-	return &access.Granted{Customer: e.Customer(), Groups: e.Groups, Until: e.RevokeAt}, nil
-}
-
-func (s customerSink) revoke(ctx workflow.Context, g access.Granted, reason string) error {
-	c := access.AccessChange{Entitlement: s.ref.WorkflowID(), Reason: reason, AsOf: workflow.Now(ctx)}
-	return signalCustomer(ctx, g.Customer, access.SignalRevoke, c)
-}
-
-func (customerSink) regrant(g access.Granted, e access.Entitlement) string {
-	if g.Customer != e.Customer() {
-		return "moved to " + e.Customer().WorkflowID()
-	}
-	return ""
-}
-
-func signalCustomer(ctx workflow.Context, c access.CustomerKey, signal string, change access.AccessChange) error {
-	summary := signal + " " + fmtGroups(change.Groups) + " → " + c.WorkflowID()
-	if signal == access.SignalRevoke {
-		summary = "revoke → " + c.WorkflowID()
-	}
-	_, err := proc(a.SignalCustomer).runLocal(localContext(ctx, signalTimeout, summary),
-		access.CustomerSignal{Customer: c, Signal: signal, Change: change})
-	return err
-}
-
-// visitorSink gives a visitor a Salto guest of its own. The visitor is not a customer, so this is the only
-// writer of that guest and no customer workflow is involved.
-type visitorSink struct {
-	ref access.Ref
-	loc *access.Location
-}
-
-func (s *visitorSink) location(ctx workflow.Context, id int64) (access.Location, error) {
-	if s.loc != nil && s.loc.ID == id {
-		return *s.loc, nil
-	}
-	loc, err := loadLocation(ctx, id)
-	if err != nil {
-		return loc, err
-	}
-	s.loc = &loc
-	return loc, nil
-}
-
-func (s *visitorSink) grant(ctx workflow.Context, e access.Entitlement, prev *access.Granted, _ string) (*access.Granted, error) {
-	loc, err := s.location(ctx, e.LocationID)
-	if err != nil {
-		return nil, err
-	}
-	in := access.VisitorGrant{Visitor: s.ref, LocationID: e.LocationID, SiteID: loc.SiteID,
-		GroupID: e.Visitor.GroupID, Alias: "Visitor " + e.Visitor.Name, Email: e.Visitor.Email,
-		ValidUntil: e.RevokeAt, PIN: e.Visitor.PIN}
-	summary := "give visitor access until " + fmtTime(e.RevokeAt)
-	if prev != nil && prev.Visitor != nil {
-		in.Existing = prev.Visitor
-		summary = "change visitor access until " + fmtTime(e.RevokeAt)
-	}
-	va, err := fn(a.GrantVisitor).run(saltoContext(ctx, loc, summary), in)
-	if err != nil {
-		return nil, err
-	}
-	return &access.Granted{Customer: e.Customer(), Groups: e.Groups, Until: e.RevokeAt, Visitor: &va}, nil
-}
-
-func (s *visitorSink) revoke(ctx workflow.Context, g access.Granted, reason string) error {
-	if g.Visitor == nil {
-		return nil
-	}
-	loc, err := s.location(ctx, g.Customer.LocationID)
-	if err != nil {
-		return err
-	}
-	group := ""
-	if len(g.Groups) > 0 {
-		group = g.Groups[0]
-	}
-	in := access.VisitorRevoke{Visitor: s.ref, LocationID: g.Customer.LocationID, GroupID: group,
-		Access: *g.Visitor, Reason: reason}
-	_, err = proc(a.RevokeVisitor).run(saltoContext(ctx, loc, "remove visitor access: "+reason), in)
-	return err
-}
-
-func (*visitorSink) regrant(g access.Granted, e access.Entitlement) string {
-	switch {
-	case g.Customer.LocationID != e.LocationID:
-		return "visit moved to location " + strconv.FormatInt(e.LocationID, 10)
-	case !slices.Equal(g.Groups, e.Groups):
-		return "visitor group changed"
-	}
-	return ""
 }

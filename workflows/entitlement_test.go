@@ -15,18 +15,24 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/nexsalto/nexsalto/access"
+	"github.com/nexsalto/nexsalto/config"
+	"github.com/nexsalto/nexsalto/nexudus"
+	"github.com/nexsalto/nexsalto/rules"
 )
-
-const lead = 15 * time.Minute
 
 func bookingRef(id int64) access.Ref { return access.Ref{Kind: access.KindBooking, ID: id} }
 
-// booking is what LoadEntitlement returns for a confirmed booking of Meeting Room A from–to, with the
-// location's 15-minute lead and lag applied.
+// roomMapping is the test location's configuration: Meeting Room A (resource 1) opens group room-a, with
+// Nexudus' own 15 minutes of lead and lag.
+var roomMapping = &config.Config{Locations: []config.Location{{BusinessID: locID, TimeZone: "UTC",
+	GrantLead: 15 * time.Minute, RevokeLag: 15 * time.Minute, Resources: map[int64][]string{1: {"room-a"}}}}}
+
+// booking is what LoadEntitlement returns, by the rules, for a confirmed booking of Meeting Room A from–to read
+// the day before: the tests' expected instants are written out, so they follow no rule of their own.
 func booking(id int64, from, to time.Time) access.Entitlement {
-	return access.Entitlement{Ref: bookingRef(id), Groups: []string{"room-a"},
-		GrantAt: from.Add(-lead), RevokeAt: to.Add(lead), Status: access.StatusActive,
-		Summary: fmt.Sprintf("Meeting Room A, 30 Nov %s–%s", from.Format("15:04"), to.Format("15:04"))}
+	return rules.Booking(roomMapping, nexudus.Booking{Entity: nexudus.Entity{Id: int(id)}, ResourceId: 1,
+		ResourceName: "Meeting Room A", CoworkerId: int(coworkerID), FromTime: nexudus.NewTime(from),
+		ToTime: nexudus.NewTime(to)}, from.Add(-24*time.Hour))
 }
 
 type wantSignal struct {

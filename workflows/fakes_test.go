@@ -476,7 +476,7 @@ func (w *world) addUser(email, tag string) *saltoUser {
 
 func queryEntitlement(t *testing.T, env *testsuite.TestWorkflowEnvironment) access.EntitlementState {
 	t.Helper()
-	v, err := env.QueryWorkflow(access.QueryState)
+	v, err := env.QueryWorkflow(access.QueryEntitlement)
 	if err != nil {
 		t.Fatalf("query: %v", err)
 	}
@@ -489,7 +489,7 @@ func queryEntitlement(t *testing.T, env *testsuite.TestWorkflowEnvironment) acce
 
 func queryCustomer(t *testing.T, env *testsuite.TestWorkflowEnvironment) access.CustomerState {
 	t.Helper()
-	v, err := env.QueryWorkflow(access.QueryState)
+	v, err := env.QueryWorkflow(access.QueryCustomer)
 	if err != nil {
 		t.Fatalf("query: %v", err)
 	}

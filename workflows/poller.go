@@ -55,7 +55,7 @@ func newPollerRun(ctx workflow.Context, in access.PollerInput) (*pollerRun, erro
 	if w.st.Cursors == nil {
 		w.st.Cursors = map[access.Entity]access.PollCursor{}
 	}
-	err := workflow.SetQueryHandler(ctx, access.QueryState, func() (access.PollerState, error) { return w.st, nil })
+	err := workflow.SetQueryHandler(ctx, access.QueryPoller, func() (access.PollerState, error) { return w.st, nil })
 	return w, err
 }
 

@@ -57,7 +57,7 @@ func newPresenceRun(ctx workflow.Context, in access.PresenceInput) (*presenceRun
 	if w.st.Users == nil {
 		w.st.Users = map[string]access.PresenceUser{}
 	}
-	err := workflow.SetQueryHandler(ctx, access.QueryState, func() (access.PresenceState, error) { return w.st, nil })
+	err := workflow.SetQueryHandler(ctx, access.QueryPresence, func() (access.PresenceState, error) { return w.st, nil })
 	return w, err
 }
 

@@ -58,7 +58,7 @@ func newReconcileRun(ctx workflow.Context, in access.ReconcileInput) (*reconcile
 		w.p = access.ReconcileProgress{PlanID: info.WorkflowExecution.ID + "/" + info.FirstRunID, AsOf: now,
 			Report: access.ReconcileReport{LocationID: in.LocationID, DryRun: in.DryRun, Started: now}}
 	}
-	err := workflow.SetQueryHandler(ctx, access.QueryState, func() (access.ReconcileReport, error) {
+	err := workflow.SetQueryHandler(ctx, access.QueryReconcile, func() (access.ReconcileReport, error) {
 		return w.p.Report, nil
 	})
 	return w, err

@@ -188,7 +188,7 @@ func runUntil[S any](t *testing.T, env *testsuite.TestWorkflowEnvironment, d tim
 	t.Helper()
 	var st S
 	env.RegisterDelayedCallback(func() {
-		v, err := env.QueryWorkflow(access.QueryState)
+		v, err := env.QueryWorkflow(queryOf(st))
 		if err != nil {
 			t.Errorf("query: %v", err)
 		} else if err := v.Get(&st); err != nil {
@@ -379,7 +379,7 @@ func TestReconcileAppliesEveryBatchOnce(t *testing.T) {
 		rep.Finished.IsZero() {
 		t.Errorf("report %+v", rep)
 	}
-	v, err := w.env.QueryWorkflow(access.QueryState)
+	v, err := w.env.QueryWorkflow(access.QueryReconcile)
 	var queried access.ReconcileReport
 	if err != nil || v.Get(&queried) != nil || queried.Repairs != 10 {
 		t.Errorf("queried report %+v, %v", queried, err)
@@ -548,4 +548,17 @@ func TestPresenceContinueAsNewCarriesCursor(t *testing.T) {
 	if len(w.events) != 2 || st.CheckOuts != 1 || w.resolved["pu-ada"] != 1 {
 		t.Errorf("events %+v, state %+v, resolved %v", w.events, st, w.resolved)
 	}
+}
+
+// queryOf is the query that answers with a value of st's type.
+func queryOf(st any) string {
+	switch st.(type) {
+	case access.PollerState:
+		return access.QueryPoller
+	case access.PresenceState:
+		return access.QueryPresence
+	case access.ReconcileReport:
+		return access.QueryReconcile
+	}
+	panic(fmt.Sprintf("no query answers with a %T", st))
 }

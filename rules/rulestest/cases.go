@@ -7,6 +7,8 @@ package rulestest
 import (
 	"context"
 	"fmt"
+	"net/http/httptest"
+	"testing"
 	"time"
 
 	"github.com/nexsalto/nexsalto/access"
@@ -158,4 +160,29 @@ func Create(ctx context.Context, nx *nexudus.Client, record any) (access.Ref, er
 		return access.Ref{}, fmt.Errorf("rulestest: no record of type %T", record)
 	}
 	return access.Ref{Kind: kind, ID: int64(id)}, err
+}
+
+// Setup starts a Nexudus simulator on real HTTP, seeds it and writes every case's record to it; it returns a
+// client of it (no rate limit: the table is small) and the cases by the reference of their record.
+func Setup(t testing.TB) (*nexudus.Client, map[access.Ref]Case) {
+	t.Helper()
+	sim := nexudussim.New(nexudussim.Options{Users: map[string]string{"u": "p"}, CallsPerMinute: -1, WritesPerMinute: -1})
+	srv := httptest.NewServer(sim.Handler())
+	t.Cleanup(func() { sim.Close(); srv.Close() })
+	nx, err := nexudus.New(nexudus.Config{BaseURL: srv.URL, Username: "u", Password: "p", Auth: "basic", RequestsPerMinute: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sim.Seed(Dataset()); err != nil {
+		t.Fatal(err)
+	}
+	cases := map[access.Ref]Case{}
+	for _, c := range Cases() {
+		ref, err := Create(context.Background(), nx, c.Record)
+		if err != nil {
+			t.Fatalf("%s: %v", c.Name, err)
+		}
+		cases[ref] = c
+	}
+	return nx, cases
 }

@@ -1,0 +1,48 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+)
+
+// movableTimer sleeps until an instant that can move, as samples-go's updatabletimer does: it keeps its timer
+// while the instant stays and replaces it when the instant moves, taking signals meanwhile. The entitlement
+// and customer workflows stop it after each wake (a wake re-plans everything), the customer's retry pause
+// keeps it across the signals that wake it; both are the shapes their recorded histories hold.
+type movableTimer struct {
+	at     time.Time
+	timer  workflow.Future
+	cancel workflow.CancelFunc
+}
+
+// sleep waits until at (without end when at is zero), until something add puts in the selector is ready, or
+// until ctx is cancelled, whichever comes first, and reports whether at was reached.
+func (t *movableTimer) sleep(ctx workflow.Context, at time.Time, summary string, add func(workflow.Selector)) bool {
+	if t.timer == nil || !at.Equal(t.at) {
+		t.stop()
+		if !at.IsZero() {
+			tctx, cancel := workflow.WithCancel(ctx)
+			t.at, t.cancel = at, cancel
+			t.timer = workflow.NewTimerWithOptions(tctx, untilDelay(ctx, at), workflow.TimerOptions{Summary: summary})
+		}
+	}
+	sel := workflow.NewSelector(ctx)
+	if t.timer != nil {
+		sel.AddFuture(t.timer, func(workflow.Future) {})
+	}
+	if add != nil {
+		add(sel)
+	}
+	sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
+	sel.Select(ctx)
+	return t.timer != nil && t.timer.IsReady()
+}
+
+// stop cancels a timer that has not fired.
+func (t *movableTimer) stop() {
+	if t.cancel != nil {
+		t.cancel()
+	}
+	t.at, t.timer, t.cancel = time.Time{}, nil, nil
+}
