@@ -71,6 +71,9 @@ type EnsureUserRequest struct {
 	SiteID    string
 	Known     *SaltoUser `json:",omitempty"`
 	Subscribe bool
+	// Relink reads the coworker from Nexudus even when this worker read it lately: it changed (or a repair
+	// asks to link again).
+	Relink bool `json:",omitempty"`
 }
 
 // GroupChange adds a user to, or removes it from, one access group.

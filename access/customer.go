@@ -93,3 +93,13 @@ const (
 	// HistoryCap is how many changes a workflow keeps in its queryable history.
 	HistoryCap = 50
 )
+
+// Observed is the payload of SignalChanged sent for a webhook whose signature proved it came from Nexudus and
+// whose body held the whole record: the entity as the body describes it, reduced by the rules. It stands for a
+// read of Nexudus unless the workflow already holds a newer UpdatedOn. A signal without a payload (the poller,
+// a resync, reconciliation, a delete, an unsigned webhook) asks for a read.
+type Observed struct {
+	Entitlement Entitlement
+	// Source says where the body came from, for the workflow's history ("webhook BookingUpdate").
+	Source string
+}

@@ -39,6 +39,7 @@ type Activities struct {
 	// presence tracking.
 	plans      planCache
 	saltoUsers userCache
+	coworkers  coworkerCache
 }
 
 func (a *Activities) now() time.Time {
@@ -85,9 +86,9 @@ func (a *Activities) EnsureSaltoUser(ctx context.Context, req access.EnsureUserR
 		return access.SaltoUser{}, access.NewFinalError(access.ErrConfig,
 			fmt.Sprintf("location %d is not in the configuration", req.Customer.LocationID), nil)
 	}
-	cw, err := a.Nexudus.GetCoworker(ctx, int(req.Customer.CoworkerID))
+	cw, err := a.coworker(ctx, req.Customer.CoworkerID, req.Relink)
 	if err != nil {
-		return access.SaltoUser{}, nexudusError(fmt.Sprintf("read coworker %d", req.Customer.CoworkerID), err)
+		return access.SaltoUser{}, err
 	}
 	site := req.SiteID
 	var u *salto.SiteUser

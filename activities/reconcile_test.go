@@ -2,7 +2,6 @@ package activities
 
 import (
 	"context"
-	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
@@ -10,8 +9,6 @@ import (
 	"github.com/nexsalto/nexsalto/access"
 	"github.com/nexsalto/nexsalto/config"
 	"github.com/nexsalto/nexsalto/nexudus"
-	"github.com/nexsalto/nexsalto/salto"
-	"github.com/nexsalto/nexsalto/simulators/saltoks"
 )
 
 var asOf = time.Date(2025, 11, 30, 10, 0, 0, 0, time.UTC)
@@ -226,24 +223,7 @@ func TestPlanReconcileResumesDonePhases(t *testing.T) {
 	)
 	now := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
 	a, nsim := newLoader(t, now)
-	ssim := saltoks.New(saltoks.Options{Users: map[string]string{"system": "pw"}})
-	ssrv := httptest.NewServer(ssim.Handler())
-	t.Cleanup(ssrv.Close)
-	if _, err := ssim.SeedSite(saltoks.SiteSeed{ID: site, SiteUID: "madrid"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ssim.SeedAccessGroup(site, saltoks.GroupSeed{ID: group, Name: "Day pass"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ssim.SeedUser(site, saltoks.UserSeed{FirstName: "Ana", Email: "ana@example.com"}); err != nil {
-		t.Fatal(err)
-	}
-	sc, err := salto.New(salto.Config{APIURL: ssrv.URL, TokenURL: ssrv.URL + "/connect/token",
-		ClientID: saltoks.DefaultClientID, ClientSecret: saltoks.DefaultClientSecret, Username: "system", Password: "pw"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.Salto = sc
+	ssim := withSalto(t, a, site, group)
 	a.Config.Locations[0].SaltoSite = site
 	a.Config.Locations[0].Passes = map[int64][]string{20: {group}}
 	a.Config.Locations[0].Resources, a.Config.Locations[0].Desks, a.Config.Locations[0].VisitorGroups = nil, nil, nil

@@ -21,6 +21,17 @@ import (
 // already ended, was cancelled or deleted reads that first and finishes without giving access, so a late
 // webhook or a poll never resurrects it.
 func StartEntitlement(ctx context.Context, c client.Client, taskQueue string, ref access.Ref) error {
+	return startEntitlement(ctx, c, taskQueue, ref, nil)
+}
+
+// StartEntitlementObserved is StartEntitlement with the entity a signed webhook described, so the workflow need
+// not read it from Nexudus (see access.Observed).
+func StartEntitlementObserved(ctx context.Context, c client.Client, taskQueue string, obs access.Observed) error {
+	return startEntitlement(ctx, c, taskQueue, obs.Entitlement.Ref, obs)
+}
+
+// startEntitlement sends payload (nil: read Nexudus) with the signal.
+func startEntitlement(ctx context.Context, c client.Client, taskQueue string, ref access.Ref, payload any) error {
 	opts := client.StartWorkflowOptions{
 		ID:        ref.WorkflowID(),
 		TaskQueue: taskQueue,
@@ -29,7 +40,7 @@ func StartEntitlement(ctx context.Context, c client.Client, taskQueue string, re
 		),
 		StaticSummary: fmt.Sprintf("Nexudus %s %d", ref.Kind, ref.ID),
 	}
-	_, err := c.SignalWithStartWorkflow(ctx, ref.WorkflowID(), access.SignalChanged, nil, opts,
+	_, err := c.SignalWithStartWorkflow(ctx, ref.WorkflowID(), access.SignalChanged, payload, opts,
 		ref.Kind.WorkflowType(), access.EntitlementInput{Ref: ref})
 	if err != nil {
 		return fmt.Errorf("start or signal %s: %w", ref.WorkflowID(), err)

@@ -44,7 +44,9 @@ func New(cfg Config) (*Client, error) {
 		SetLogger(discardLogger{}).
 		SetResponseBodyLimit(maxResponseBytes)
 	if cfg.RequestsPerMinute > 0 {
-		c.limiter = rate.NewLimiter(rate.Every(time.Minute/time.Duration(cfg.RequestsPerMinute)), max(1, cfg.RequestsPerMinute/60))
+		// No burst: Nexudus counts calls in a sliding minute, and a bucket that saved a burst while idle would
+		// spend it on top of a minute already full, which Nexudus answers with 409 and a Retry-After.
+		c.limiter = rate.NewLimiter(rate.Every(time.Minute/time.Duration(cfg.RequestsPerMinute)), 1)
 	}
 	if cfg.Auth == AuthBearer {
 		c.tokens = newTokenSource(cfg, c.now)

@@ -10,6 +10,7 @@ import (
 	"github.com/nexsalto/nexsalto/access"
 	"github.com/nexsalto/nexsalto/dispatch"
 	"github.com/nexsalto/nexsalto/nexudus"
+	"github.com/nexsalto/nexsalto/rules"
 )
 
 // deliver signals what the record concerns and returns the workflows it reached.
@@ -18,7 +19,10 @@ import (
 // reordered or late webhook only causes a re-read, and a run started for an entity that has already ended does
 // nothing. A delete only concerns a workflow that runs: there is nothing to read, so starting a run would cost a
 // Nexudus read and a workflow to learn that the record is gone.
-func (h *Webhooks) deliver(ctx context.Context, rec nexudus.Record) ([]string, error) {
+//
+// A signed webhook's body that holds the whole record goes with the signal (access.Observed): it stands for the
+// workflow's read of Nexudus, which is what keeps a webhook within Nexudus' per-account budget.
+func (h *Webhooks) deliver(ctx context.Context, rec nexudus.Record, signed bool) ([]string, error) {
 	var kind access.Kind
 	switch rec.Kind {
 	case nexudus.KindBooking:
@@ -45,6 +49,15 @@ func (h *Webhooks) deliver(ctx context.Context, rec nexudus.Record) ([]string, e
 		return nil, nil
 	}
 	ref := access.Ref{Kind: kind, ID: int64(rec.Id)}
+	if signed && h.Mapping != nil && !rec.Action.Deletes() {
+		if e, ok := rules.Observe(h.Mapping, rec, time.Now()); ok && e.Ref == ref {
+			obs := access.Observed{Entitlement: e, Source: "webhook " + rec.Action.String()}
+			if err := dispatch.StartEntitlementObserved(ctx, h.Temporal, h.TaskQueue, obs); err != nil {
+				return nil, err
+			}
+			return []string{ref.WorkflowID()}, nil
+		}
+	}
 	return h.entitlementChanged(ctx, ref, rec.Action.Deletes())
 }
 

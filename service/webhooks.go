@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/sdk/client"
 
+	"github.com/nexsalto/nexsalto/config"
 	"github.com/nexsalto/nexsalto/nexudus"
 )
 
@@ -32,8 +33,11 @@ type Webhooks struct {
 	Prefix string
 	// Secret verifies X-Nexudus-Hook-Signature when set.
 	Secret []byte
-	// Token, when set, must be in the URL (?token=) or the X-Webhook-Token header.
+	// Token, when set, must be in the URL (?token=) or the X-Webhook-Token header. A webhook only a token
+	// protects is never taken for a read: its entity is read from Nexudus, as the docs say.
 	Token string
+	// Mapping reduces a signed webhook's body to the entitlement (rules.Observe); nil: always read Nexudus.
+	Mapping *config.Config
 	// MaxBody limits the body; larger gets 413.
 	MaxBody int64
 	// Locations are the configured Nexudus business ids: a coworker change is sent to the customer workflow
@@ -118,7 +122,7 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer span.End()
 	ctx, cancel := context.WithTimeout(ctx, h.signalTimeout())
 	defer cancel()
-	out.Workflows, err = h.deliver(ctx, rec)
+	out.Workflows, err = h.deliver(ctx, rec, len(h.Secret) > 0)
 	if err != nil {
 		h.log().Warn("webhook not delivered to Temporal", "Action", action.String(), "Id", rec.Id, "Error", err)
 		span.SetStatus(codes.Error, err.Error())

@@ -147,6 +147,7 @@ func (w *Worker) Handler() http.Handler {
 		Prefix:    cfg.Webhooks.PathPrefix,
 		Secret:    []byte(cfg.Nexudus.WebhookSecret),
 		Token:     cfg.Nexudus.WebhookToken,
+		Mapping:   cfg,
 		MaxBody:   cfg.Webhooks.MaxBodyBytes,
 		Locations: locations,
 		Logger:    w.Logger,

@@ -41,7 +41,7 @@ const (
 func (w *customerRun) link(ctx workflow.Context) {
 	subscribe := len(w.wanted()) > 0
 	req := access.EnsureUserRequest{Customer: w.in.Customer, SiteID: w.loc.SiteID, Known: w.st.User,
-		Subscribe: subscribe}
+		Subscribe: subscribe, Relink: w.st.Refresh}
 	u, err := call(ctx, w, fn(a.EnsureSaltoUser), req, "find or create Salto user", nil)
 	switch w.result(ctx, err, "could not find or create the Salto user") {
 	case final:

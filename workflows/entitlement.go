@@ -40,9 +40,13 @@ type entitlementRun struct {
 	// history entry per failed attempt.
 	retryLoadAt time.Time
 	loadFailing bool
-	problems    problemRecorder
-	sa          saValues
-	published   bool
+	// observed is the newest entity signed webhooks described since the last read; mustRead is set by a
+	// "changed" signal without one (the poller, a resync, reconciliation, a delete).
+	observed  *access.Observed
+	mustRead  bool
+	problems  problemRecorder
+	sa        saValues
+	published bool
 }
 
 func newEntitlementRun(ctx workflow.Context, in access.EntitlementInput) (*entitlementRun, error) {
@@ -76,7 +80,7 @@ func (w *entitlementRun) run(ctx workflow.Context) error {
 			return w.cancelled(ctx)
 		}
 		if w.st.Reload {
-			// One read answers every signal taken so far.
+			// One read (or the newest webhook body) answers every signal taken so far.
 			w.drainChanged()
 			if err := w.load(ctx); err != nil {
 				return err
@@ -120,16 +124,43 @@ func (w *entitlementRun) cancelled(ctx workflow.Context) error {
 // drainChanged takes every buffered "changed" signal and reports whether there was one.
 func (w *entitlementRun) drainChanged() bool {
 	got := false
-	for w.changed.ReceiveAsync(nil) {
+	for {
+		var obs *access.Observed
+		if !w.changed.ReceiveAsync(&obs) {
+			return got
+		}
 		got = true
+		w.take(obs)
 	}
-	return got
+}
+
+// take notes one "changed" signal: the body it carries if newer than the one kept, or that Nexudus must be
+// read.
+func (w *entitlementRun) take(obs *access.Observed) {
+	switch {
+	case obs == nil:
+		w.mustRead = true
+	case w.observed == nil || !obs.Entitlement.UpdatedOn.Before(w.observed.Entitlement.UpdatedOn):
+		w.observed = obs
+	}
 }
 
 // load reads the entity from Nexudus. It returns an error only when the very first read fails for good: with
 // nothing known there is nothing to do, and a failed workflow is visible to operators.
 func (w *entitlementRun) load(ctx workflow.Context) error {
 	w.st.Reload = false
+	obs, read := w.observed, w.mustRead || w.observed == nil
+	w.observed, w.mustRead = nil, false
+	if !read {
+		// A signed webhook's body stands for the read, unless it is older than what is known (Nexudus does not
+		// promise the order of deliveries).
+		if cur := w.st.Entitlement; cur != nil && obs.Entitlement.UpdatedOn.Before(cur.UpdatedOn) {
+			return nil
+		}
+		w.loadFailing, w.retryLoadAt = false, time.Time{}
+		w.accept(workflow.Now(ctx), obs.Entitlement, " (from the "+obs.Source+")")
+		return nil
+	}
 	lctx := localContext(ctx, loadTimeout, "read "+w.in.Ref.WorkflowID()+" from Nexudus")
 	e, err := fn(a.LoadEntitlement).runLocal(lctx, w.in.Ref)
 	now := workflow.Now(ctx)
@@ -151,17 +182,22 @@ func (w *entitlementRun) load(ctx workflow.Context) error {
 		return nil
 	}
 	w.loadFailing, w.retryLoadAt = false, time.Time{}
+	w.accept(now, e, "")
+	return nil
+}
+
+// accept takes e as the entity's state, noting in the history what changed (and from where, when not read).
+func (w *entitlementRun) accept(now time.Time, e access.Entitlement, from string) {
 	e.Ref = w.in.Ref
 	e.Groups = normalizeGroups(e.Groups)
 	if old := w.st.Entitlement; old == nil {
 		w.st.History = appendChange(w.st.History, access.Change{At: now, Action: access.ActionScheduled,
-			Groups: e.Groups, Until: e.RevokeAt, Reason: planText(e)})
+			Groups: e.Groups, Until: e.RevokeAt, Reason: planText(e) + from})
 	} else if diff := describeChange(*old, e); diff != "" {
 		w.st.History = appendChange(w.st.History, access.Change{At: now, Action: access.ActionChanged,
-			Groups: e.Groups, Until: e.RevokeAt, Reason: diff})
+			Groups: e.Groups, Until: e.RevokeAt, Reason: diff + from})
 	}
 	w.st.Entitlement = &e
-	return nil
 }
 
 // act brings the access given in line with the entity: grant, move, update or revoke.
@@ -294,7 +330,9 @@ func (w *entitlementRun) wait(ctx workflow.Context) {
 	defer t.stop()
 	t.sleep(ctx, next, what+" "+w.in.Ref.WorkflowID()+" at "+fmtTime(next), func(sel workflow.Selector) {
 		sel.AddReceive(w.changed, func(c workflow.ReceiveChannel, _ bool) {
-			c.Receive(ctx, nil)
+			var obs *access.Observed
+			c.Receive(ctx, &obs)
+			w.take(obs)
 			w.st.Reload = true
 		})
 	})
