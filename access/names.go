@@ -8,7 +8,8 @@ const (
 	WorkflowContract = "ContractAccess"
 	WorkflowVisitor  = "VisitorAccess"
 	WorkflowCustomer = "CustomerAccess"
-	// WorkflowPoller reads what changed in Nexudus since its cursor, one per location (PollerWorkflowID).
+	// WorkflowPoller reads what changed in Nexudus since its cursor, one for the account: the first location's
+	// (PollerWorkflowID).
 	WorkflowPoller = "ChangePoller"
 	// WorkflowReconcile compares Nexudus with Salto for one location and repairs through the customer
 	// workflows; a Schedule starts it (ReconcileID).

@@ -8,7 +8,8 @@ import (
 // This file is the contract of the three workflows that make the system converge to Nexudus' truth whatever
 // happened to the webhooks: the change poller, the reconciliation and presence tracking.
 
-// PollerWorkflowID is the id of a location's change poller: "poller-<businessId>".
+// PollerWorkflowID is the id of the change poller of the account, "poller-<businessId>" of its first
+// configured location (earlier versions ran one per location).
 func PollerWorkflowID(location int64) string { return "poller-" + strconv.FormatInt(location, 10) }
 
 // ReconcileID is the id of a location's reconcile Schedule and the prefix of the workflows it starts:

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"strconv"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
@@ -20,10 +19,13 @@ import (
 // (from_{Entity}_UpdatedOn, oldest first), within MaxCalls calls, and says for each what the poller should do
 // with it. The Nexudus client keeps every call inside the configured rate and waits out 409 throttling; a
 // throttle longer than it waits ends the poll early with RetryAfter, returning what was read so far.
+//
+// One poller reads for the whole Nexudus account (the lists are account-wide, and the account's budget is
+// one): every change is routed to the location it belongs to (route). Its LocationID is the location whose
+// poller it is, the first configured one.
 func (a *Activities) PollChanges(ctx context.Context, req access.PollRequest) (access.PollResult, error) {
 	var out access.PollResult
-	loc, ok := a.Config.Location(req.LocationID)
-	if !ok {
+	if _, ok := a.Config.Location(req.LocationID); !ok {
 		return out, access.NewFinalError(access.ErrConfig, fmt.Sprintf("location %d is not in the configuration", req.LocationID), nil)
 	}
 	size := req.PageSize
@@ -40,7 +42,7 @@ func (a *Activities) PollChanges(ctx context.Context, req access.PollRequest) (a
 				ec.More = true
 				break
 			}
-			recs, hasNext, err := a.changedPage(ctx, loc, ent, cur, page, size)
+			recs, hasNext, err := a.changedPage(ctx, ent, cur, page, size)
 			out.Calls++
 			if err != nil {
 				if ctx.Err() != nil {
@@ -67,36 +69,33 @@ func (a *Activities) PollChanges(ctx context.Context, req access.PollRequest) (a
 }
 
 // changedPage reads one page of an entity's changes and decides each record's dispatch.
-func (a *Activities) changedPage(ctx context.Context, loc *config.Location, ent access.Entity, cur access.PollCursor,
-	page, size int) ([]access.ChangedRecord, bool, error) {
+func (a *Activities) changedPage(ctx context.Context, ent access.Entity, cur access.PollCursor, page, size int) (
+	[]access.ChangedRecord, bool, error) {
 	q := url.Values{}
 	q.Set("from_"+string(ent)+"_UpdatedOn", nexudus.FormatFilterTime(cur.From))
 	q.Set("orderBy", "UpdatedOn")
 	q.Set("dir", "Ascending")
-	business := strconv.FormatInt(loc.BusinessID, 10)
 	var recs []access.ChangedRecord
 	add := func(e nexudus.Entity, action access.DispatchAction) {
 		recs = append(recs, access.ChangedRecord{ID: int64(e.Id), UpdatedOn: e.UpdatedOn.UTC(), Action: action})
 	}
 	switch ent {
 	case access.EntityPass:
-		q.Set("CoworkerTimePass_BusinessId", business)
 		p, err := nexudus.ListPage[nexudus.CoworkerTimePass](ctx, a.Nexudus, nexudus.PathCoworkerTimePasses, q, page, size)
 		if err != nil {
 			return nil, false, err
 		}
 		for _, r := range p.Records {
-			add(r.Entity, access.DispatchStart)
+			add(r.Entity, route(locationOf(a.Config, r), true))
 		}
 		return recs, p.HasNextPage, nil
 	case access.EntityVisitor:
-		q.Set("Visitor_BusinessId", business)
 		p, err := nexudus.ListPage[nexudus.Visitor](ctx, a.Nexudus, nexudus.PathVisitors, q, page, size)
 		if err != nil {
 			return nil, false, err
 		}
 		for _, r := range p.Records {
-			add(r.Entity, access.DispatchStart)
+			add(r.Entity, route(locationOf(a.Config, r), true))
 		}
 		return recs, p.HasNextPage, nil
 	case access.EntityBooking:
@@ -105,7 +104,7 @@ func (a *Activities) changedPage(ctx context.Context, loc *config.Location, ent 
 			return nil, false, err
 		}
 		for _, r := range p.Records {
-			add(r.Entity, a.dispatchFor(loc, locationOf(a.Config, r), true))
+			add(r.Entity, route(locationOf(a.Config, r), true))
 		}
 		return recs, p.HasNextPage, nil
 	case access.EntityContract:
@@ -115,7 +114,7 @@ func (a *Activities) changedPage(ctx context.Context, loc *config.Location, ent 
 		}
 		for _, r := range p.Records {
 			// A list record without desk ids may just be partial: one read of the record decides.
-			add(r.Entity, a.dispatchFor(loc, locationOf(a.Config, r), len(r.DeskIDs()) > 0))
+			add(r.Entity, route(locationOf(a.Config, r), len(r.DeskIDs()) > 0))
 		}
 		return recs, p.HasNextPage, nil
 	case access.EntityCoworker:
@@ -139,19 +138,12 @@ func locationOf(cfg *config.Config, record any) int64 {
 	return 0
 }
 
-// dispatchFor decides for a record whose location is owner (0: mapped nowhere). A record mapped nowhere
-// starts nothing, but a running workflow must still hear of it (a booking moved to an unmapped room); only the
-// first configured location's poller sends that, so it is sent once. known is false when the list record may
-// lack what the mapping needs: then the first location's poller starts the workflow, whose read decides.
-func (a *Activities) dispatchFor(loc *config.Location, owner int64, known bool) access.DispatchAction {
-	switch {
-	case owner == loc.BusinessID:
-		return access.DispatchStart
-	case owner != 0:
-		return access.DispatchSkip
-	case len(a.Config.Locations) > 0 && a.Config.Locations[0].BusinessID != loc.BusinessID:
-		return access.DispatchSkip
-	case !known:
+// route decides for a record whose location is owner (0: none configured, or nothing of it mapped). A record
+// of a location starts its workflow; one mapped nowhere starts nothing, but a running workflow must still hear
+// of it (a booking moved to an unmapped room). known is false when the list record may lack what the mapping
+// needs: then the workflow is started and its read decides.
+func route(owner int64, known bool) access.DispatchAction {
+	if owner != 0 || !known {
 		return access.DispatchStart
 	}
 	return access.DispatchSignal
@@ -177,8 +169,14 @@ func (a *Activities) DispatchChanges(ctx context.Context, req access.DispatchReq
 		switch kind, ok := it.Entity.EntitlementKind(); {
 		case it.Action == access.DispatchSkip:
 		case !ok:
-			id := access.CustomerKey{LocationID: req.LocationID, CoworkerID: it.ID}.WorkflowID()
-			err = countSignal(ctx, &p.Result, a.Temporal, id, access.SignalRelink)
+			// A coworker is a customer at every location: relink the customer workflows that run.
+			var reached []string
+			if reached, err = dispatch.SignalCustomers(ctx, a.Temporal, a.Config.LocationIDs(), it.ID, access.SignalRelink, nil); err == nil {
+				p.Result.Signalled += len(reached)
+				if len(reached) == 0 {
+					p.Result.NotRunning++
+				}
+			}
 		case it.Action == access.DispatchStart:
 			if err = dispatch.StartEntitlement(ctx, a.Temporal, a.TaskQueue, access.Ref{Kind: kind, ID: it.ID}); err == nil {
 				p.Result.Started++

@@ -160,37 +160,31 @@ func TestCutBatch(t *testing.T) {
 	}
 }
 
-// The change poller of each location starts what maps to it, leaves other locations' records to them, and
-// lets only the first location signal records that map nowhere.
-func TestDispatchFor(t *testing.T) {
+// The account's change poller starts what maps to a configured location (or may, when the list record lacks
+// what the mapping needs) and only signals a running workflow of a record mapped nowhere.
+func TestRouteChange(t *testing.T) {
 	cfg := &config.Config{Locations: []config.Location{
-		{BusinessID: 1, Resources: map[int64][]string{10: {"a"}}, Desks: map[int64][]string{30: {"d"}}},
-		{BusinessID: 2, Resources: map[int64][]string{11: {"b"}}},
+		{BusinessID: 1, Resources: map[int64][]string{10: {"a"}}, Desks: map[int64][]string{30: {"d"}},
+			Passes: map[int64][]string{20: {"p"}}},
+		{BusinessID: 2, Resources: map[int64][]string{11: {"b"}}, VisitorGroups: []string{"v"}},
 	}}
-	a := &Activities{Config: cfg}
-	l1, l2 := &cfg.Locations[0], &cfg.Locations[1]
 	for _, tc := range []struct {
-		loc      *config.Location
-		resource int
-		desks    []int
-		known    bool
-		want     access.DispatchAction
+		name   string
+		record any
+		known  bool
+		want   access.DispatchAction
 	}{
-		{l1, 10, nil, true, access.DispatchStart},
-		{l2, 10, nil, true, access.DispatchSkip},
-		{l2, 11, nil, true, access.DispatchStart},
-		{l1, 0, []int{30}, true, access.DispatchStart},
-		{l1, 99, nil, true, access.DispatchSignal},
-		{l2, 99, nil, true, access.DispatchSkip},
-		{l1, 0, nil, false, access.DispatchStart},
-		{l2, 0, nil, false, access.DispatchSkip},
+		{"a room of the first location", nexudus.Booking{ResourceId: 10}, true, access.DispatchStart},
+		{"a room of the second", nexudus.Booking{ResourceId: 11}, true, access.DispatchStart},
+		{"a room mapped nowhere", nexudus.Booking{ResourceId: 99}, true, access.DispatchSignal},
+		{"a contract's desk", nexudus.CoworkerContract{FloorPlanDeskIds: nexudus.IDList{30}}, true, access.DispatchStart},
+		{"a partial contract: its read decides", nexudus.CoworkerContract{}, false, access.DispatchStart},
+		{"a pass of a configured location", nexudus.CoworkerTimePass{BusinessId: 1, TimePassId: 20}, true, access.DispatchStart},
+		{"a pass of a location not configured", nexudus.CoworkerTimePass{BusinessId: 9, TimePassId: 20}, true, access.DispatchSignal},
+		{"a visitor of the second location", nexudus.Visitor{BusinessId: 2}, true, access.DispatchStart},
 	} {
-		record := any(nexudus.Booking{ResourceId: tc.resource})
-		if tc.desks != nil {
-			record = nexudus.CoworkerContract{FloorPlanDeskIds: nexudus.IDList(tc.desks)}
-		}
-		if got := a.dispatchFor(tc.loc, locationOf(cfg, record), tc.known); got != tc.want {
-			t.Errorf("location %d, resource %d, desks %v: %s, want %s", tc.loc.BusinessID, tc.resource, tc.desks, got, tc.want)
+		if got := route(locationOf(cfg, tc.record), tc.known); got != tc.want {
+			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
 		}
 	}
 }

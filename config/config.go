@@ -330,6 +330,15 @@ func (c *Config) Location(businessID int64) (*Location, bool) {
 	return nil, false
 }
 
+// LocationIDs are the business ids of the configured locations, in configuration order.
+func (c *Config) LocationIDs() []int64 {
+	ids := make([]int64, len(c.Locations))
+	for i, l := range c.Locations {
+		ids[i] = l.BusinessID
+	}
+	return ids
+}
+
 // OwnedGroups lists every access group the mapping names: the only groups the integration may ever change.
 func (l *Location) OwnedGroups() []string {
 	set := map[string]bool{}

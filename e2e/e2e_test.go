@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
 	"github.com/nexsalto/nexsalto/access"
 	"github.com/nexsalto/nexsalto/nexudus"
 	"github.com/nexsalto/nexsalto/service"
@@ -46,6 +49,35 @@ func TestConvergence(t *testing.T) {
 			t.Fatal(err)
 		}
 		eventually(t, wait, "coworker 101 in the pass group", func() bool { return s.member(site1, gPass, 101) })
+	})
+
+	t.Run("one change poller reads for the account: a lost webhook of the second location is found", func(t *testing.T) {
+		if d, err := s.tc.DescribeWorkflowExecution(ctx, access.PollerWorkflowID(loc2), ""); err == nil &&
+			d.GetWorkflowExecutionInfo().GetCloseTime() == nil {
+			t.Fatalf("%s runs: one poller per account, not per location", access.PollerWorkflowID(loc2))
+		}
+		s.nexudus.SetDropWebhooks(true)
+		_, err := s.nx.CreateBooking(ctx, nexudus.Booking{ResourceId: resourceRoom2, CoworkerId: 107,
+			FromTime: nexudus.NewTime(now().Add(-time.Minute)), ToTime: nexudus.NewTime(now().Add(time.Hour))})
+		s.nexudus.SetDropWebhooks(false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, wait, "coworker 107 in the second location's room", func() bool { return s.member(site2, gRoom2, 107) })
+
+		// A poller of the second location, as an earlier version ran, is stopped when the worker starts.
+		old := access.PollerWorkflowID(loc2)
+		if _, err := s.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: old, TaskQueue: s.cfg.Temporal.TaskQueue},
+			access.WorkflowPoller, access.PollerInput{LocationID: loc2}); err != nil {
+			t.Fatal(err)
+		}
+		if err := service.StartSyncWorkflows(ctx, s.tc, s.cfg); err != nil {
+			t.Fatal(err)
+		}
+		d, err := s.tc.DescribeWorkflowExecution(ctx, old, "")
+		if err != nil || d.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED {
+			t.Fatalf("%s after the worker started: %v, %v", old, d.GetWorkflowExecutionInfo().GetStatus(), err)
+		}
 	})
 
 	t.Run("reconciliation repairs what the poller missed; its dry runs change nothing", func(t *testing.T) {

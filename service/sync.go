@@ -8,6 +8,7 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -18,16 +19,27 @@ import (
 	"github.com/nexsalto/nexsalto/salto"
 )
 
-// StartSyncWorkflows makes sure every location has its change poller running, its presence tracking running
-// when it has presence doors, and its reconcile Schedule with the configured interval. It is idempotent: a
-// workflow that already runs is left alone, a Schedule that exists is updated. Worker.Start calls it.
+// StartSyncWorkflows makes sure the account's change poller runs, every location has its presence tracking
+// running when it has presence doors, and its reconcile Schedule with the configured interval. It is
+// idempotent: a workflow that already runs is left alone, a Schedule that exists is updated. Worker.Start
+// calls it.
+//
+// One change poller reads for the whole Nexudus account (its lists are account-wide and its budget is the
+// account's): the first configured location's, so its cursors carry on. The pollers other locations had
+// before are stopped; changes they had not passed on yet are within the account poller's overlap or its
+// lookback, and reconciliation covers the rest.
 func StartSyncWorkflows(ctx context.Context, c client.Client, cfg *config.Config) error {
 	var errs []error
-	for _, l := range cfg.Locations {
+	for i, l := range cfg.Locations {
 		bid := l.BusinessID
-		errs = append(errs, startSingleton(ctx, c, cfg.Temporal.TaskQueue, access.PollerWorkflowID(bid),
-			access.WorkflowPoller, access.KindPoller, bid, fmt.Sprintf("Change poller of location %d", bid),
-			access.PollerInput{LocationID: bid}))
+		if i == 0 {
+			errs = append(errs, startSingleton(ctx, c, cfg.Temporal.TaskQueue, access.PollerWorkflowID(bid),
+				access.WorkflowPoller, access.KindPoller, bid, "Change poller of the Nexudus account",
+				access.PollerInput{LocationID: bid}))
+		} else {
+			errs = append(errs, stopIfRunning(ctx, c, access.PollerWorkflowID(bid),
+				"one change poller reads for the whole account now"))
+		}
 		if len(l.PresenceDoors) > 0 {
 			errs = append(errs, startSingleton(ctx, c, cfg.Temporal.TaskQueue, access.PresenceWorkflowID(bid),
 				access.WorkflowPresence, access.KindPresence, bid, fmt.Sprintf("Presence tracking of location %d", bid),
@@ -43,6 +55,24 @@ func locationAttributes(kind string, location int64) temporal.SearchAttributes {
 		access.SAKind.ValueSet(kind),
 		access.SALocation.ValueSet(strconv.FormatInt(location, 10)),
 	)
+}
+
+// stopIfRunning cancels a workflow that runs; one that does not is fine.
+func stopIfRunning(ctx context.Context, c client.Client, id, why string) error {
+	d, err := c.DescribeWorkflowExecution(ctx, id, "")
+	var notFound *serviceerror.NotFound
+	switch {
+	case errors.As(err, &notFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("describe %s: %w", id, err)
+	case d.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
+		return nil
+	}
+	if err := c.TerminateWorkflow(ctx, id, "", why); err != nil && !errors.As(err, &notFound) {
+		return fmt.Errorf("stop %s: %w", id, err)
+	}
+	return nil
 }
 
 // startSingleton starts a long-running workflow unless one with its id runs already.

@@ -14,7 +14,8 @@ import (
 	"github.com/nexsalto/nexsalto/access"
 )
 
-// ChangePoller reads, for one location, what changed in Nexudus since its cursors and passes every change on:
+// ChangePoller reads, for the whole Nexudus account (it runs as the first location's), what changed in Nexudus
+// since its cursors and passes every change on to the location it belongs to:
 // coworker time passes (Nexudus sends no webhook for them) and, as a safety net for lost webhooks, bookings,
 // contracts, visitors and coworkers. An entitlement is signalled with SignalWithStart, so its workflow reads
 // the entity again; a run started for an entity that already ended reads that and finishes, so a poll never
