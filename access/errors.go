@@ -22,7 +22,7 @@ const (
 // FinalErrorTypes lists the types above.
 var FinalErrorTypes = []string{
 	ErrSaltoValidation, ErrSaltoNotFound, ErrSaltoPermission, ErrSaltoNoSeat,
-	ErrNexudusValidation, ErrMissingEmail, ErrConfig,
+	ErrNexudusValidation, ErrMissingEmail, ErrConfig, ErrBudgetExhausted,
 }
 
 // NewFinalError returns a non-retryable ApplicationError of the given type: Temporal does not retry it and the

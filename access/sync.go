@@ -19,11 +19,12 @@ func ReconcileID(location int64) string { return "reconcile-" + strconv.FormatIn
 // PresenceWorkflowID is the id of a location's presence tracking: "presence-<businessId>".
 func PresenceWorkflowID(location int64) string { return "presence-" + strconv.FormatInt(location, 10) }
 
-// AccessKind values of the three workflows.
+// AccessKind values of the sync workflows and of the account's Nexudus budget.
 const (
 	KindPoller    = "poller"
 	KindReconcile = "reconcile"
 	KindPresence  = "presence"
+	KindBudget    = "budget"
 )
 
 // Entity is a Nexudus entity the change poller reads, by its filter prefix (from_{Entity}_UpdatedOn).

@@ -81,6 +81,7 @@ func (a *Activities) SignalCustomer(ctx context.Context, s access.CustomerSignal
 // whether we created the user (or it carries our alias) and whether Salto keeps it suspended after a create or
 // a subscribe (no free licence seat): both are read from what Salto answers, never assumed.
 func (a *Activities) EnsureSaltoUser(ctx context.Context, req access.EnsureUserRequest) (access.SaltoUser, error) {
+	ctx = withPriority(ctx, access.PriorityUrgent)
 	loc, ok := a.Config.Location(req.Customer.LocationID)
 	if !ok {
 		return access.SaltoUser{}, access.NewFinalError(access.ErrConfig,
@@ -297,6 +298,7 @@ func (a *Activities) DeleteSaltoUser(ctx context.Context, r access.DeleteUserReq
 
 // RecordProblem writes a problem to Nexudus, where the location's staff see it on the customer.
 func (a *Activities) RecordProblem(ctx context.Context, p access.Problem) error {
+	ctx = withPriority(ctx, access.PriorityUrgent)
 	_, err := a.Nexudus.CreateAccessControlAudit(ctx, nexudus.CoworkerAccessControlAudit{
 		CoworkerId:  int(p.CoworkerID),
 		Description: p.Description,
@@ -311,4 +313,9 @@ func (a *Activities) customerQueue() string {
 		return a.CustomerTaskQueue
 	}
 	return a.TaskQueue
+}
+
+// withPriority marks ctx's Nexudus calls for the account's shared budget (access.Priority).
+func withPriority(ctx context.Context, p access.Priority) context.Context {
+	return nexudus.WithPriority(ctx, nexudus.Priority(p))
 }

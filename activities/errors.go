@@ -92,7 +92,12 @@ func nexudusError(op string, err error) error {
 		return nil
 	}
 	msg := op + ": " + err.Error()
+	var budget *temporal.ApplicationError
 	switch {
+	case errors.As(err, &budget) && budget.Type() == access.ErrBudgetExhausted:
+		// The account's writes for today are spent for this kind of work: retrying before tomorrow is futile,
+		// and the workflow says so (presence tracking shows it as its last error).
+		return access.NewFinalError(access.ErrBudgetExhausted, msg, nil)
 	case nexudus.IsThrottled(err):
 		return temporal.NewApplicationErrorWithOptions(msg, "NexudusThrottled", temporal.ApplicationErrorOptions{
 			NextRetryDelay: nexudus.RetryAfter(err),

@@ -42,6 +42,7 @@ func (a *Activities) LoadLocation(_ context.Context, id int64) (access.Location,
 // rules (package rules). A record that no longer exists is StatusDeleted; one whose items
 // are not mapped has no groups, and so gives no access.
 func (a *Activities) LoadEntitlement(ctx context.Context, ref access.Ref) (access.Entitlement, error) {
+	ctx = withPriority(ctx, access.PriorityUrgent)
 	now := a.now()
 	e := access.Entitlement{Ref: ref}
 	var err error

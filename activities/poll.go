@@ -24,6 +24,7 @@ import (
 // one): every change is routed to the location it belongs to (route). Its LocationID is the location whose
 // poller it is, the first configured one.
 func (a *Activities) PollChanges(ctx context.Context, req access.PollRequest) (access.PollResult, error) {
+	ctx = withPriority(ctx, access.PriorityPoll)
 	var out access.PollResult
 	if _, ok := a.Config.Location(req.LocationID); !ok {
 		return out, access.NewFinalError(access.ErrConfig, fmt.Sprintf("location %d is not in the configuration", req.LocationID), nil)

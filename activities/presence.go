@@ -28,6 +28,7 @@ func entryKey(e salto.Entry) string {
 // PollEntries reads the site's entries at or after Since, oldest first, and returns those that move a customer
 // in or out: an opened door among the presence doors, with a user.
 func (a *Activities) PollEntries(ctx context.Context, req access.EntriesRequest) (access.EntriesResult, error) {
+	ctx = withPriority(ctx, access.PriorityBackground)
 	top := req.Top
 	if top <= 0 {
 		top = DefaultEntriesTop
@@ -108,6 +109,7 @@ func (a *Activities) userEmail(ctx context.Context, site, platformID string) (st
 // ResolveUsers matches Salto platform users to Nexudus coworkers: by the alias the activities give the users
 // they create ("… (nexudus 42)"), else by the Salto user's email. 0 means no coworker.
 func (a *Activities) ResolveUsers(ctx context.Context, req access.ResolveUsersRequest) (map[string]int64, error) {
+	ctx = withPriority(ctx, access.PriorityBackground)
 	out := map[string]int64{}
 	for _, u := range req.Users {
 		if _, done := out[u.UserID]; done {
@@ -148,6 +150,7 @@ type presenceProgress struct {
 // repeat: an entry creates a check-in (Source 2, door access) only when the customer has none open at the
 // location, and an exit closes the open one (PUT ToTime); with none open it does nothing.
 func (a *Activities) RecordPresence(ctx context.Context, req access.PresenceRequest) (access.PresenceResult, error) {
+	ctx = withPriority(ctx, access.PriorityBackground)
 	var p presenceProgress
 	if activity.IsActivity(ctx) && activity.HasHeartbeatDetails(ctx) {
 		_ = activity.GetHeartbeatDetails(ctx, &p)

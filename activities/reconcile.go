@@ -109,6 +109,7 @@ func (c *planCache) get(id string, now time.Time) *planEntry {
 // BuildReconcilePlan reads both sides for a location and returns the whole plan; it changes nothing. The
 // starter's dry run and the PlanReconcile activity both use it.
 func (a *Activities) BuildReconcilePlan(ctx context.Context, locationID int64, asOf time.Time) (access.ReconcilePlan, error) {
+	ctx = withPriority(ctx, access.PriorityBackground)
 	loc, ok := a.Config.Location(locationID)
 	if !ok {
 		return access.ReconcilePlan{}, access.NewFinalError(access.ErrConfig,
@@ -124,6 +125,7 @@ func (a *Activities) BuildReconcilePlan(ctx context.Context, locationID int64, a
 // PlanReconcile returns the batch of the plan PlanID after After. The first call of a run reads the snapshot
 // (heartbeating its progress); the following ones cut batches from the same plan.
 func (a *Activities) PlanReconcile(ctx context.Context, req access.PlanRequest) (access.PlanBatch, error) {
+	ctx = withPriority(ctx, access.PriorityBackground)
 	loc, ok := a.Config.Location(req.LocationID)
 	if !ok {
 		return access.PlanBatch{}, access.NewFinalError(access.ErrConfig,

@@ -17,6 +17,7 @@ import (
 // group, with a PIN written to the Nexudus visitor record. The PIN exists only inside this function: it is
 // neither returned nor logged, so it never reaches the workflow history.
 func (a *Activities) GrantVisitor(ctx context.Context, g access.VisitorGrant) (access.VisitorAccess, error) {
+	ctx = withPriority(ctx, access.PriorityUrgent)
 	var out access.VisitorAccess
 	if g.Existing != nil && g.Existing.SiteUserID != "" {
 		out = *g.Existing
@@ -113,6 +114,7 @@ func (a *Activities) writeVisitorPIN(ctx context.Context, visitorID int64, pin s
 
 // RevokeVisitor takes the visitor out of the group and deletes the guest; what is already gone is success.
 func (a *Activities) RevokeVisitor(ctx context.Context, r access.VisitorRevoke) error {
+	ctx = withPriority(ctx, access.PriorityUrgent)
 	acc := r.Access
 	if acc.PlatformUserID != "" {
 		if err := a.Salto.RemoveGroupMember(ctx, acc.SiteID, r.GroupID, acc.PlatformUserID); err != nil && !salto.IsNotFound(err) {

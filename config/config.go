@@ -119,8 +119,15 @@ type Nexudus struct {
 	Auth              string `yaml:"auth"`
 	TokenFile         string `yaml:"token_file"`
 	RequestsPerMinute int    `yaml:"requests_per_minute"`
-	WebhookSecret     string `yaml:"-"`
-	WebhookToken      string `yaml:"-"`
+	// WritesPerMinute and WritesPerDay are the account's write limits (Nexudus documents 60/min and 2,500 or
+	// 5,000 a day; the stricter figure by default).
+	WritesPerMinute int `yaml:"writes_per_minute"`
+	WritesPerDay    int `yaml:"writes_per_day"`
+	// Budget is "shared" (default): every worker of the account reserves its calls from one budget workflow;
+	// or "local": each process keeps requests_per_minute for itself (one worker, or tests of a single one).
+	Budget        string `yaml:"budget"`
+	WebhookSecret string `yaml:"-"`
+	WebhookToken  string `yaml:"-"`
 }
 
 // Webhooks is the receiver the worker runs for Nexudus.
@@ -217,6 +224,12 @@ func (c *Config) applyEnv(getenv func(string) string) {
 	set(&c.Temporal.Namespace, EnvTemporalNamespace)
 }
 
+// Nexudus budget modes (nexudus.budget).
+const (
+	BudgetShared = "shared"
+	BudgetLocal  = "local"
+)
+
 // Defaults follow `temporal server start-dev` and Nexudus' own integration (15 minutes lead and lag).
 const (
 	DefaultTemporalAddress = "127.0.0.1:7233"
@@ -268,6 +281,15 @@ func (c *Config) ApplyDefaults() {
 	}
 	if c.Nexudus.RequestsPerMinute == 0 {
 		c.Nexudus.RequestsPerMinute = 120
+	}
+	if c.Nexudus.WritesPerMinute == 0 {
+		c.Nexudus.WritesPerMinute = 60
+	}
+	if c.Nexudus.WritesPerDay == 0 {
+		c.Nexudus.WritesPerDay = 2500
+	}
+	if c.Nexudus.Budget == "" {
+		c.Nexudus.Budget = BudgetShared
 	}
 	if c.Webhooks.Listen == "" {
 		c.Webhooks.Listen = DefaultWebhookListen

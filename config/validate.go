@@ -84,6 +84,12 @@ func (c *Config) validate(webhooks bool) error {
 	if c.Sync.PollInterval < time.Second {
 		bad("sync.poll_interval", "%s is shorter than 1s", c.Sync.PollInterval)
 	}
+	if b := c.Nexudus.Budget; b != BudgetShared && b != BudgetLocal {
+		bad("nexudus.budget", "%q is not shared or local", b)
+	}
+	if c.Nexudus.WritesPerMinute < 0 || c.Nexudus.WritesPerDay < 0 {
+		bad("nexudus.writes_per_minute", "write limits must not be negative")
+	}
 	switch rpm := c.Nexudus.RequestsPerMinute; {
 	case c.Sync.PollCallsPerMinute < 1:
 		bad("sync.poll_calls_per_minute", "%d: at least 1", c.Sync.PollCallsPerMinute)

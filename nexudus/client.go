@@ -88,7 +88,14 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if c.limiter != nil {
+		if c.cfg.Budget != nil {
+			if err := c.cfg.Budget.Wait(ctx, method != http.MethodGet); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return fmt.Errorf("nexudus: %s %s: %w", method, path, err)
+			}
+		} else if c.limiter != nil {
 			if err := c.limiter.Wait(ctx); err != nil {
 				if ctx.Err() != nil {
 					return ctx.Err()

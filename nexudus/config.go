@@ -39,6 +39,8 @@ type Config struct {
 	MaxThrottleWait time.Duration
 	// RequestsPerMinute is the client-side call budget (default 120; negative: none).
 	RequestsPerMinute int
+	// Budget, when set, paces every call instead (a budget shared by all the clients of the account).
+	Budget Budget
 	// Timeout bounds one HTTP attempt (default 30s).
 	Timeout time.Duration
 	// HTTPClient is used for every call, token requests included (default: a new

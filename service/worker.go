@@ -11,8 +11,11 @@ import (
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
+	"github.com/nexsalto/nexsalto/access"
 	"github.com/nexsalto/nexsalto/activities"
+	"github.com/nexsalto/nexsalto/budget"
 	"github.com/nexsalto/nexsalto/config"
 	"github.com/nexsalto/nexsalto/nexudus"
 	"github.com/nexsalto/nexsalto/salto"
@@ -39,16 +42,21 @@ func SaltoConfig(c config.Salto) salto.Config {
 	}
 }
 
-// NewNexudusClient builds the Nexudus client from the configuration.
+// NewNexudusClient builds a Nexudus client from the configuration, with a budget of its own (the starter).
 func NewNexudusClient(c config.Nexudus) (*nexudus.Client, error) {
-	return nexudus.New(nexudus.Config{
+	return nexudus.New(NexudusConfig(c))
+}
+
+// NexudusConfig is the client configuration of the configuration's nexudus section.
+func NexudusConfig(c config.Nexudus) nexudus.Config {
+	return nexudus.Config{
 		BaseURL:           c.BaseURL,
 		Username:          c.Username,
 		Password:          c.Password,
 		Auth:              c.Auth,
 		TokenFile:         c.TokenFile,
 		RequestsPerMinute: c.RequestsPerMinute,
-	})
+	}
 }
 
 // Worker is the worker process: a Temporal worker with every workflow and activity, and the webhook receiver.
@@ -76,7 +84,13 @@ func NewWorker(cfg *config.Config, tc client.Client, logger *slog.Logger) (*Work
 	if w.Salto, err = NewSaltoClient(cfg.Salto); err != nil {
 		return nil, fmt.Errorf("salto client: %w", err)
 	}
-	if w.Nexudus, err = NewNexudusClient(cfg.Nexudus); err != nil {
+	nc := NexudusConfig(cfg.Nexudus)
+	if cfg.Nexudus.Budget == config.BudgetShared {
+		nc.Budget = &budget.Shared{Temporal: tc, TaskQueue: access.BudgetTaskQueue(cfg.Temporal.TaskQueue),
+			Limits: access.BudgetInput{CallsPerMinute: cfg.Nexudus.RequestsPerMinute,
+				WritesPerMinute: cfg.Nexudus.WritesPerMinute, WritesPerDay: cfg.Nexudus.WritesPerDay}}
+	}
+	if w.Nexudus, err = nexudus.New(nc); err != nil {
 		return nil, fmt.Errorf("nexudus client: %w", err)
 	}
 	return w, nil
@@ -109,6 +123,14 @@ func (w *Worker) Start() error {
 		}
 		w.workers = append(w.workers, tw)
 	}
+	// The account's Nexudus budget answers reservations on a queue of its own.
+	bw := worker.New(w.Temporal, access.BudgetTaskQueue(cfg.Temporal.TaskQueue), w.WorkerOptions)
+	bw.RegisterWorkflowWithOptions(workflows.NexudusBudget, workflow.RegisterOptions{Name: access.WorkflowNexudusBudget})
+	if err := bw.Start(); err != nil {
+		w.stopWorkers()
+		return fmt.Errorf("start temporal worker of the Nexudus budget: %w", err)
+	}
+	w.workers = append(w.workers, bw)
 	if !w.NoSyncWorkflows {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		err := StartSyncWorkflows(ctx, w.Temporal, cfg)

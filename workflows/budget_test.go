@@ -1,67 +1,138 @@
 package workflows
 
 import (
+	"errors"
+	"strconv"
 	"testing"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
 
 	"github.com/nexsalto/nexsalto/access"
 )
 
-// The test environment keeps no event history, so the history of an unchanged booking is counted from what
-// the workflow does, event by event as a server records it: WorkflowExecutionStarted and the signal of
-// SignalWithStart; three events per workflow task (one to start the run and one per timer fired, activity
-// completed or signal batch); TimerStarted, TimerFired or TimerCanceled; one marker per local activity;
-// three events per activity; one UpsertWorkflowSearchAttributes per upsert; WorkflowExecutionCompleted.
-// SetCurrentDetails and queries add none. The lead measures the real count on a server.
-func TestUnchangedBookingHistoryBudget(t *testing.T) {
-	w := newWorld(t)
-	b := booking(60, at(9, 0), at(10, 0))
-	w.setEnt(b)
-	runEntitlement(t, w, b.Ref)
+type reserved struct {
+	name string
+	at   time.Time
+	err  error
+}
 
-	c := w.counts.snapshot()
-	tasks := 1 + c["timerFired"] + c["activityDone"]
-	events := 2 + 3*tasks + c["timer"] + c["timerFired"] + c["timerCanceled"] + c["localActivity"] +
-		3*c["activity"] + c["upsert"] + 1
-	t.Logf("commands %v → %d workflow tasks, about %d history events", c, tasks, events)
-	if c["timer"] != 2 || c["localActivity"] != 3 || c["upsert"] != 3 || c["activity"] != 0 {
-		t.Errorf("an unchanged booking should need 2 timers, 3 local activities (read, grant, revoke), "+
-			"3 upserts and no activity; got %v", c)
+// budgetWorld runs the budget workflow with 120 calls/min, 60 writes/min and 10 writes a day.
+type budgetWorld struct {
+	env   *testsuite.TestWorkflowEnvironment
+	start time.Time
+	got   []reserved
+	n     int
+}
+
+func newBudgetWorld() *budgetWorld {
+	var s testsuite.WorkflowTestSuite
+	b := &budgetWorld{env: s.NewTestWorkflowEnvironment(), start: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
+	b.env.SetStartTime(b.start)
+	return b
+}
+
+func (b *budgetWorld) reserve(name string, r access.Reservation) {
+	b.n++
+	b.env.UpdateWorkflow(access.UpdateReserve, strconv.Itoa(b.n), &testsuite.TestUpdateCallback{
+		OnAccept: func() {},
+		OnReject: func(err error) { b.got = append(b.got, reserved{name: name, err: err}) },
+		OnComplete: func(v any, err error) {
+			res, _ := v.(access.ReservationResult)
+			b.got = append(b.got, reserved{name: name, at: res.At, err: err})
+		},
+	}, r)
+}
+
+func (b *budgetWorld) run(t *testing.T) {
+	t.Helper()
+	b.env.RegisterDelayedCallback(b.env.CancelWorkflow, time.Hour)
+	b.env.ExecuteWorkflow(NexudusBudget, access.BudgetInput{CallsPerMinute: 120, WritesPerMinute: 60, WritesPerDay: 10})
+}
+
+func (b *budgetWorld) result(t *testing.T, name string) reserved {
+	t.Helper()
+	for _, r := range b.got {
+		if r.name == name {
+			return r
+		}
 	}
-	if events > 30 {
-		t.Errorf("about %d history events, budget 30", events)
+	t.Fatalf("no answer for %s: %+v", name, b.got)
+	return reserved{}
+}
+
+func errType(err error) string {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		return app.Type()
 	}
-	if n := w.readCount(b.Ref); n != 1 {
-		t.Errorf("%d Nexudus reads, want 1", n)
+	return ""
+}
+
+// Calls are spaced 510 ms (2% under 120/min), writes 1.02 s; the poller and background work are told to wait
+// while the queue ahead is long, urgent work never is.
+func TestBudgetSpacesCallsAndPutsUrgentWorkFirst(t *testing.T) {
+	b := newBudgetWorld()
+	b.env.RegisterDelayedCallback(func() {
+		for i := range 3 {
+			b.reserve("read"+strconv.Itoa(i), access.Reservation{Priority: access.PriorityUrgent})
+		}
+		b.reserve("write", access.Reservation{Write: true, Priority: access.PriorityUrgent})
+		b.reserve("write2", access.Reservation{Write: true, Priority: access.PriorityUrgent})
+		for i := range 4 {
+			b.reserve("more"+strconv.Itoa(i), access.Reservation{Priority: access.PriorityUrgent})
+		}
+		// The queue now reaches 4.6 s ahead.
+		b.reserve("background", access.Reservation{Priority: access.PriorityBackground})
+		b.reserve("poll", access.Reservation{Priority: access.PriorityPoll})
+	}, time.Second)
+	b.run(t)
+	t0 := b.start.Add(time.Second)
+	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
+	for name, want := range map[string]time.Time{"read0": ms(0), "read1": ms(510), "read2": ms(1020), "write": ms(1530),
+		"write2": ms(2550), "more0": ms(3060), "more3": ms(4590), "poll": ms(5100)} {
+		if r := b.result(t, name); r.err != nil || !r.at.Equal(want) {
+			t.Errorf("%s: at %s (%v), want %s", name, r.at.Sub(t0), r.err, want.Sub(t0))
+		}
+	}
+	if r := b.result(t, "background"); errType(r.err) != access.ErrBudgetBusy {
+		t.Errorf("background work was not told to wait: %+v", r)
 	}
 }
 
-// Both workflows together: two overlapping bookings of one room. The signals the entitlement workflows send
-// are replayed into the customer workflow at the virtual instants they were sent.
-func TestOverlappingBookingsEndToEnd(t *testing.T) {
-	w := newWorld(t)
-	for _, b := range []access.Entitlement{booking(61, at(9, 0), at(10, 0)), booking(62, at(9, 30), at(11, 0))} {
-		w.setEnt(b)
-		w.newEnv(t0)
-		runEntitlement(t, w, b.Ref)
+// The daily write cap: presence (background) is refused writes from 80% of it, urgent writes (audits, PINs) go
+// on to the cap; a new UTC day starts again.
+func TestBudgetDailyWritesDegradePresenceFirst(t *testing.T) {
+	b := newBudgetWorld()
+	b.env.RegisterDelayedCallback(func() {
+		for i := range 8 {
+			b.reserve("audit"+strconv.Itoa(i), access.Reservation{Write: true, Priority: access.PriorityUrgent})
+		}
+	}, time.Second)
+	b.env.RegisterDelayedCallback(func() {
+		b.reserve("presence", access.Reservation{Write: true, Priority: access.PriorityBackground})
+		b.reserve("audit8", access.Reservation{Write: true, Priority: access.PriorityUrgent})
+		b.reserve("audit9", access.Reservation{Write: true, Priority: access.PriorityUrgent})
+		b.reserve("audit10", access.Reservation{Write: true, Priority: access.PriorityUrgent})
+	}, time.Minute)
+	b.env.RegisterDelayedCallback(func() {
+		b.reserve("presence tomorrow", access.Reservation{Write: true, Priority: access.PriorityBackground})
+	}, 15*time.Hour)
+	b.env.RegisterDelayedCallback(b.env.CancelWorkflow, 16*time.Hour)
+	b.env.ExecuteWorkflow(NexudusBudget, access.BudgetInput{CallsPerMinute: 120, WritesPerMinute: 60, WritesPerDay: 10})
+	if r := b.result(t, "presence"); errType(r.err) != access.ErrBudgetExhausted {
+		t.Errorf("presence wrote at 80%% of the daily cap: %+v", r)
 	}
-	sent := w.signals()
-	if len(sent) != 4 {
-		t.Fatalf("signals:\n%s", describeSignals(sent))
+	for _, name := range []string{"audit8", "audit9"} {
+		if r := b.result(t, name); r.err != nil {
+			t.Errorf("%s refused below the cap: %v", name, r.err)
+		}
 	}
-	in := knownUser(w)
-	w.newEnv(t0)
-	for _, s := range sent {
-		w.afterAt(s.At, func() { w.env.SignalWorkflow(s.Sig.Signal, s.Sig.Change) })
+	if r := b.result(t, "audit10"); errType(r.err) != access.ErrBudgetExhausted {
+		t.Errorf("a write past the daily cap: %+v", r)
 	}
-	var at1030, at1120 bool
-	w.memberAt(at(10, 30), "room-a", &at1030)
-	w.memberAt(at(11, 20), "room-a", &at1120)
-	st := runCustomer(t, w, in)
-	checkCalls(t, w.callsOf(), wantCall{at(8, 45), "add", "room-a"}, wantCall{at(11, 15), "remove", "room-a"})
-	if !at1030 || at1120 {
-		t.Errorf("member at 10:30 %v, at 11:20 %v", at1030, at1120)
-	}
-	if len(st.Ledger) != 0 || st.State != access.StateNoAccess {
-		t.Errorf("final %+v", st)
+	if r := b.result(t, "presence tomorrow"); r.err != nil {
+		t.Errorf("the next UTC day did not start again: %v", r.err)
 	}
 }

@@ -29,6 +29,7 @@ func Register(r worker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(ChangePoller, workflow.RegisterOptions{Name: access.WorkflowPoller})
 	r.RegisterWorkflowWithOptions(Reconcile, workflow.RegisterOptions{Name: access.WorkflowReconcile})
 	r.RegisterWorkflowWithOptions(PresenceTracking, workflow.RegisterOptions{Name: access.WorkflowPresence})
+	r.RegisterWorkflowWithOptions(NexudusBudget, workflow.RegisterOptions{Name: access.WorkflowNexudusBudget})
 }
 
 const (

@@ -1,0 +1,68 @@
+package access
+
+import "time"
+
+// The Nexudus budget: Nexudus allows 120 calls a minute, 60 writes a minute and a few thousand writes a day
+// per account, whatever the number of locations and worker replicas. One NexudusBudget workflow per account
+// hands out the instants at which calls may be made (the "reserve" update), so every worker of the account
+// shares it, and the urgent work goes first when the budget is short.
+const (
+	WorkflowNexudusBudget = "NexudusBudget"
+	// NexudusBudgetID is the budget workflow's id: one per Temporal namespace, that is per Nexudus account.
+	NexudusBudgetID = "nexudus-budget"
+	// UpdateReserve reserves an instant for one call (a Reservation; the answer is a ReservationResult).
+	UpdateReserve = "reserve"
+	// QueryBudget returns the BudgetState.
+	QueryBudget = "budget-state"
+	// ErrBudgetBusy rejects a reservation whose priority must wait (its details: the seconds to wait);
+	// ErrBudgetExhausted one whose priority has no writes left today.
+	ErrBudgetBusy      = "NexudusBudgetBusy"
+	ErrBudgetExhausted = "NexudusBudgetExhausted"
+)
+
+// BudgetTaskQueue is the task queue of the budget workflow: a queue of its own, so that reservations are never
+// queued behind the entitlement tasks waiting for them.
+func BudgetTaskQueue(base string) string { return base + "-nexudus-budget" }
+
+// Priority orders the calls competing for the budget: 1 is served first.
+type Priority int
+
+const (
+	// PriorityUrgent: what a door waits for (an entitlement's read, a customer's first link, a visitor's PIN)
+	// and the access-control audits staff rely on.
+	PriorityUrgent Priority = 1
+	// PriorityPoll: the change poller.
+	PriorityPoll Priority = 2
+	// PriorityBackground: reconciliation and presence (check-ins).
+	PriorityBackground Priority = 3
+)
+
+// BudgetInput starts or continues the budget workflow.
+type BudgetInput struct {
+	CallsPerMinute, WritesPerMinute, WritesPerDay int
+	State                                         *BudgetState `json:",omitempty"`
+	Tuning                                        Tuning       `json:",omitzero"`
+}
+
+// Reservation asks for an instant for one Nexudus call.
+type Reservation struct {
+	Write    bool
+	Priority Priority
+}
+
+// ReservationResult is the instant the call may be made at (the caller sleeps until then).
+type ReservationResult struct {
+	At time.Time
+}
+
+// BudgetState is what the budget workflow keeps, and its query's answer.
+type BudgetState struct {
+	// NextCall and NextWrite are the first free instants.
+	NextCall, NextWrite time.Time
+	// Day is the UTC day WritesToday counts; Reserved and Writes count since the workflow began.
+	Day              string
+	WritesToday      int
+	Reserved, Writes int64
+	// Degraded says which work is refused writes for the rest of the day, when any is.
+	Degraded string `json:",omitempty"`
+}

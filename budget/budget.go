@@ -1,0 +1,87 @@
+// Package budget shares Nexudus' per-account budget between every worker of the account: a nexudus.Budget
+// that reserves each call's instant from the NexudusBudget workflow (see workflows.NexudusBudget), starting it
+// when it does not run yet.
+package budget
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/nexsalto/nexsalto/access"
+	"github.com/nexsalto/nexsalto/nexudus"
+)
+
+// Shared is the account's budget as every worker sees it.
+type Shared struct {
+	Temporal  client.Client
+	TaskQueue string
+	// Limits start the budget workflow when none runs.
+	Limits access.BudgetInput
+}
+
+// Wait reserves the call's instant and sleeps until it. A busy budget turns lower priorities away for a
+// while: they ask again after the delay it names. A priority out of writes for the day gets an error that
+// says so.
+func (s *Shared) Wait(ctx context.Context, write bool) error {
+	r := access.Reservation{Write: write, Priority: access.Priority(nexudus.PriorityOf(ctx))}
+	if r.Priority <= 0 {
+		r.Priority = access.PriorityBackground
+	}
+	for {
+		res, err := s.reserve(ctx, r)
+		var app *temporal.ApplicationError
+		if errors.As(err, &app) && app.Type() == access.ErrBudgetBusy {
+			var secs float64
+			_ = app.Details(&secs)
+			if err := sleep(ctx, max(time.Duration(secs*float64(time.Second)), 100*time.Millisecond)); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("nexudus budget: %w", err)
+		}
+		return sleep(ctx, time.Until(res.At))
+	}
+}
+
+func (s *Shared) reserve(ctx context.Context, r access.Reservation) (access.ReservationResult, error) {
+	start := s.Temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
+		ID:                       access.NexudusBudgetID,
+		TaskQueue:                s.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		StaticSummary:            "Nexudus budget of the account",
+		TypedSearchAttributes:    temporal.NewSearchAttributes(access.SAKind.ValueSet(access.KindBudget)),
+	}, access.WorkflowNexudusBudget, s.Limits)
+	h, err := s.Temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+		StartWorkflowOperation: start,
+		UpdateOptions: client.UpdateWorkflowOptions{UpdateName: access.UpdateReserve, Args: []any{r},
+			WaitForStage: client.WorkflowUpdateStageCompleted},
+	})
+	var res access.ReservationResult
+	if err != nil {
+		return res, err
+	}
+	err = h.Get(ctx, &res)
+	return res, err
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
