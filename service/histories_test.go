@@ -93,6 +93,7 @@ func TestRecordHistories(t *testing.T) {
 		access.CustomerKey{LocationID: business, CoworkerID: 100}.WorkflowID(),
 		access.CustomerKey{LocationID: business, CoworkerID: 101}.WorkflowID(),
 		access.CustomerKey{LocationID: business, CoworkerID: 102}.WorkflowID(),
+		access.NexudusBudgetID,
 	})
 }
 
