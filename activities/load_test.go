@@ -2,7 +2,6 @@ package activities
 
 import (
 	"context"
-	"net/http/httptest"
 	"reflect"
 	"runtime"
 	"slices"
@@ -13,20 +12,14 @@ import (
 	"github.com/nexsalto/nexsalto/access"
 	"github.com/nexsalto/nexsalto/config"
 	"github.com/nexsalto/nexsalto/nexudus"
+	"github.com/nexsalto/nexsalto/rules/rulestest"
 	nexudussim "github.com/nexsalto/nexsalto/simulators/nexudus"
 )
 
 // LoadEntitlement over real HTTP against the Nexudus simulator, in a location whose time zone is not UTC.
 func newLoader(t *testing.T, now time.Time) (*Activities, *nexudussim.Server) {
 	t.Helper()
-	sim := nexudussim.New(nexudussim.Options{Users: map[string]string{"u": "p"}, CallsPerMinute: -1, WritesPerMinute: -1})
-	srv := httptest.NewServer(sim.Handler())
-	t.Cleanup(func() { sim.Close(); srv.Close() })
-	nx, err := nexudus.New(nexudus.Config{BaseURL: srv.URL, Username: "u", Password: "p", Auth: "basic", RequestsPerMinute: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = sim.Seed(nexudussim.Dataset{
+	nx, sim := rulestest.NewNexudus(t, nexudussim.Dataset{
 		Businesses: []nexudussim.Business{{Base: nexudussim.Base{Id: 5}, Name: "Madrid", TimeZone: "Europe/Madrid"}},
 		Resources: []nexudussim.Resource{{Base: nexudussim.Base{Id: 10}, BusinessId: 5, Name: "Sala Norte"},
 			{Base: nexudussim.Base{Id: 11}, BusinessId: 5, Name: "Unmapped"}},
@@ -34,9 +27,6 @@ func newLoader(t *testing.T, now time.Time) (*Activities, *nexudussim.Server) {
 		FloorPlanDesks: []nexudussim.FloorPlanDesk{{Base: nexudussim.Base{Id: 30}, Name: "Office", ItemType: 1, FloorPlanBusinessId: 5}},
 		Coworkers:      []nexudussim.Coworker{{Base: nexudussim.Base{Id: 100}, FullName: "Ana", Email: "ana@example.com", Active: true}},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	cfg := &config.Config{Locations: []config.Location{{
 		BusinessID: 5, SaltoSite: "site", TimeZone: "Europe/Madrid", GrantLead: 15 * time.Minute, RevokeLag: 15 * time.Minute,
 		NoAccessPolicy: config.PolicySuspend, VisitorPINs: true, VisitorGroups: []string{"g-visit"},

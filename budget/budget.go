@@ -23,6 +23,8 @@ type Shared struct {
 	TaskQueue string
 	// Limits start the budget workflow when none runs.
 	Limits access.BudgetInput
+	// ReserveTimeout bounds one reservation (default 30 s): without a worker on TaskQueue nobody answers.
+	ReserveTimeout time.Duration
 }
 
 // Wait reserves the call's instant and sleeps until it. A busy budget turns lower priorities away for a
@@ -52,6 +54,21 @@ func (s *Shared) Wait(ctx context.Context, write bool) error {
 }
 
 func (s *Shared) reserve(ctx context.Context, r access.Reservation) (access.ReservationResult, error) {
+	timeout := s.ReserveTimeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	rctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	res, err := s.reserveOnce(rctx, r)
+	if err != nil && ctx.Err() == nil && rctx.Err() != nil {
+		return res, fmt.Errorf("no answer from the budget workflow %s within %s: is a worker of task queue %s running?",
+			access.NexudusBudgetID, timeout, s.TaskQueue)
+	}
+	return res, err
+}
+
+func (s *Shared) reserveOnce(ctx context.Context, r access.Reservation) (access.ReservationResult, error) {
 	start := s.Temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
 		ID:                       access.NexudusBudgetID,
 		TaskQueue:                s.TaskQueue,

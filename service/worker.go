@@ -47,6 +47,18 @@ func NewNexudusClient(c config.Nexudus) (*nexudus.Client, error) {
 	return nexudus.New(NexudusConfig(c))
 }
 
+// NewAccountNexudusClient builds a Nexudus client that spends the account's budget: shared with every worker
+// through the budget workflow (nexudus.budget: shared), or its own.
+func NewAccountNexudusClient(cfg *config.Config, tc client.Client) (*nexudus.Client, error) {
+	nc := NexudusConfig(cfg.Nexudus)
+	if cfg.Nexudus.Budget == config.BudgetShared {
+		nc.Budget = &budget.Shared{Temporal: tc, TaskQueue: access.BudgetTaskQueue(cfg.Temporal.TaskQueue),
+			Limits: access.BudgetInput{CallsPerMinute: cfg.Nexudus.RequestsPerMinute,
+				WritesPerMinute: cfg.Nexudus.WritesPerMinute, WritesPerDay: cfg.Nexudus.WritesPerDay}}
+	}
+	return nexudus.New(nc)
+}
+
 // NexudusConfig is the client configuration of the configuration's nexudus section.
 func NexudusConfig(c config.Nexudus) nexudus.Config {
 	return nexudus.Config{
@@ -91,13 +103,7 @@ func NewWorker(cfg *config.Config, tc client.Client, logger *slog.Logger) (*Work
 	if w.Salto, err = NewSaltoClient(cfg.Salto); err != nil {
 		return nil, fmt.Errorf("salto client: %w", err)
 	}
-	nc := NexudusConfig(cfg.Nexudus)
-	if cfg.Nexudus.Budget == config.BudgetShared {
-		nc.Budget = &budget.Shared{Temporal: tc, TaskQueue: access.BudgetTaskQueue(cfg.Temporal.TaskQueue),
-			Limits: access.BudgetInput{CallsPerMinute: cfg.Nexudus.RequestsPerMinute,
-				WritesPerMinute: cfg.Nexudus.WritesPerMinute, WritesPerDay: cfg.Nexudus.WritesPerDay}}
-	}
-	if w.Nexudus, err = nexudus.New(nc); err != nil {
+	if w.Nexudus, err = NewAccountNexudusClient(cfg, tc); err != nil {
 		return nil, fmt.Errorf("nexudus client: %w", err)
 	}
 	return w, nil

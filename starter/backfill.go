@@ -15,7 +15,9 @@ import (
 
 	"github.com/nexsalto/nexsalto/access"
 	"github.com/nexsalto/nexsalto/dispatch"
+	"github.com/nexsalto/nexsalto/nexudus"
 	"github.com/nexsalto/nexsalto/rules"
+	"github.com/nexsalto/nexsalto/service"
 )
 
 type backfillOptions struct {
@@ -155,15 +157,17 @@ func (a *app) backfill(ctx context.Context, o backfillOptions, win rules.Window,
 	if err != nil {
 		return err
 	}
-	nx, err := a.nexudus()
-	if err != nil {
-		return err
-	}
 	tc, _, err := a.temporal(ctx)
 	if err != nil {
 		return err
 	}
 	defer tc.Close()
+	// The backfill's reads share the account's budget with the workers, behind what doors wait for.
+	nx, err := service.NewAccountNexudusClient(cfg, tc)
+	if err != nil {
+		return err
+	}
+	ctx = nexudus.WithPriority(ctx, nexudus.Priority(access.PriorityPoll))
 
 	rep := backfillReport{DryRun: o.dryRun, Refresh: o.refresh, AllCurrent: o.allCurrent, From: win.From,
 		Found: map[string]int{}, Entities: []backfillEntity{}}

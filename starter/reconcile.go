@@ -50,7 +50,7 @@ deleted, and which entitlements would be read again. Nothing is changed.`,
 				if err != nil {
 					return err
 				}
-				nc, err := a.nexudus()
+				nc, err := service.NewAccountNexudusClient(cfg, tc)
 				if err != nil {
 					return err
 				}

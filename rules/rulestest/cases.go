@@ -166,16 +166,7 @@ func Create(ctx context.Context, nx *nexudus.Client, record any) (access.Ref, er
 // client of it (no rate limit: the table is small) and the cases by the reference of their record.
 func Setup(t testing.TB) (*nexudus.Client, map[access.Ref]Case) {
 	t.Helper()
-	sim := nexudussim.New(nexudussim.Options{Users: map[string]string{"u": "p"}, CallsPerMinute: -1, WritesPerMinute: -1})
-	srv := httptest.NewServer(sim.Handler())
-	t.Cleanup(func() { sim.Close(); srv.Close() })
-	nx, err := nexudus.New(nexudus.Config{BaseURL: srv.URL, Username: "u", Password: "p", Auth: "basic", RequestsPerMinute: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sim.Seed(Dataset()); err != nil {
-		t.Fatal(err)
-	}
+	nx, _ := NewNexudus(t, Dataset())
 	cases := map[access.Ref]Case{}
 	for _, c := range Cases() {
 		ref, err := Create(context.Background(), nx, c.Record)
@@ -185,4 +176,21 @@ func Setup(t testing.TB) (*nexudus.Client, map[access.Ref]Case) {
 		cases[ref] = c
 	}
 	return nx, cases
+}
+
+// NewNexudus starts a Nexudus simulator seeded with ds on real HTTP, and returns a client of it without a
+// call budget (tests of rules, not of rates) and the simulator.
+func NewNexudus(t testing.TB, ds nexudussim.Dataset) (*nexudus.Client, *nexudussim.Server) {
+	t.Helper()
+	sim := nexudussim.New(nexudussim.Options{Users: map[string]string{"u": "p"}, CallsPerMinute: -1, WritesPerMinute: -1})
+	srv := httptest.NewServer(sim.Handler())
+	t.Cleanup(func() { sim.Close(); srv.Close() })
+	nx, err := nexudus.New(nexudus.Config{BaseURL: srv.URL, Username: "u", Password: "p", Auth: "basic", RequestsPerMinute: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sim.Seed(ds); err != nil {
+		t.Fatal(err)
+	}
+	return nx, sim
 }
