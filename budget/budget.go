@@ -7,9 +7,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -38,6 +40,15 @@ func (s *Shared) Wait(ctx context.Context, write bool) error {
 	for {
 		res, err := s.reserve(ctx, r)
 		var app *temporal.ApplicationError
+		var exhausted *serviceerror.ResourceExhausted
+		if errors.As(err, &exhausted) {
+			// The server admits only a few updates of one workflow at a time, and none while it continues as
+			// new: ask again in a moment (jittered, so a crowd of callers spreads out).
+			if err := sleep(ctx, time.Duration(50+rand.IntN(150))*time.Millisecond); err != nil {
+				return err
+			}
+			continue
+		}
 		if errors.As(err, &app) && app.Type() == access.ErrBudgetBusy {
 			var secs float64
 			_ = app.Details(&secs)

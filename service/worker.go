@@ -71,13 +71,6 @@ func NexudusConfig(c config.Nexudus) nexudus.Config {
 	}
 }
 
-// stickyScheduleToStart is how long a workflow task waits for the worker that has the workflow cached before
-// any worker may take it (the SDK's default is 5 s). When a thousand bookings wake at one instant the worker's
-// sticky backlog takes longer than 5 s to drain; tasks that time out go to the normal queue and are replayed
-// from their whole history, which made the first seconds of such a burst the slowest. A worker that died
-// holds its tasks this long before another takes them.
-const stickyScheduleToStart = 20 * time.Second
-
 // Worker is the worker process: a Temporal worker with every workflow and activity, and the webhook receiver.
 type Worker struct {
 	Config   *config.Config
@@ -126,12 +119,8 @@ func (w *Worker) Start() error {
 	// Two task queues, each with its own pollers: when many entitlements wake at once, the worker drains their
 	// (sticky) backlog first, and customer tasks queued behind it would wait until it is gone. Both workers
 	// register everything: customer workflows started before the split keep running on the first queue.
-	opts := w.WorkerOptions
-	if opts.StickyScheduleToStartTimeout == 0 {
-		opts.StickyScheduleToStartTimeout = stickyScheduleToStart
-	}
 	for _, tq := range []string{cfg.Temporal.TaskQueue, cfg.Temporal.CustomerTaskQueue} {
-		tw := worker.New(w.Temporal, tq, opts)
+		tw := worker.New(w.Temporal, tq, w.WorkerOptions)
 		workflows.Register(tw)
 		acts.Register(tw)
 		if err := tw.Start(); err != nil {
