@@ -44,10 +44,9 @@ func New(cfg Config) (*Client, error) {
 		SetLogger(discardLogger{}).
 		SetResponseBodyLimit(maxResponseBytes)
 	if cfg.RequestsPerMinute > 0 {
-		// No burst, and 2% under the budget: Nexudus counts calls in a sliding minute, so a bucket that saved a
-		// burst while idle would spend it on top of a minute already full, and calls spaced exactly at the
-		// budget land a few milliseconds closer now and then; either way Nexudus answers 409 and Retry-After.
-		c.limiter = rate.NewLimiter(rate.Every(time.Minute*102/100/time.Duration(cfg.RequestsPerMinute)), 1)
+		// No burst: Nexudus counts calls in a sliding minute, so a bucket that saved a burst while idle would
+		// spend it on top of a minute already full, which Nexudus answers with 409 and Retry-After.
+		c.limiter = rate.NewLimiter(rate.Every(CallInterval(cfg.RequestsPerMinute)), 1)
 	}
 	if cfg.Auth == AuthBearer {
 		c.tokens = newTokenSource(cfg, c.now)

@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/nexsalto/nexsalto/access"
+	"github.com/nexsalto/nexsalto/nexudus"
 )
 
 // NexudusBudget hands out the instants at which the account's Nexudus calls may be made, to every worker of
@@ -50,13 +51,6 @@ var maxQueue = map[access.Priority]time.Duration{access.PriorityPoll: 10 * time.
 
 // writeShare is the share of the daily writes a priority may use.
 var writeShare = map[access.Priority]float64{access.PriorityUrgent: 1, access.PriorityPoll: 0.95, access.PriorityBackground: 0.8}
-
-func interval(perMinute int) time.Duration {
-	if perMinute <= 0 {
-		return 0
-	}
-	return time.Minute * 102 / 100 / time.Duration(perMinute)
-}
 
 // slot is the instant a reservation would get now.
 func (b *budgetRun) slot(now time.Time, r access.Reservation) time.Time {
@@ -110,10 +104,10 @@ func (b *budgetRun) admit(ctx workflow.Context, r access.Reservation) error {
 func (b *budgetRun) reserve(ctx workflow.Context, r access.Reservation) (access.ReservationResult, error) {
 	now := workflow.Now(ctx)
 	at := b.slot(now, r)
-	b.st.NextCall = at.Add(interval(b.in.CallsPerMinute))
+	b.st.NextCall = at.Add(nexudus.CallInterval(b.in.CallsPerMinute))
 	b.st.Reserved++
 	if r.Write {
-		b.st.NextWrite = at.Add(interval(b.in.WritesPerMinute))
+		b.st.NextWrite = at.Add(nexudus.CallInterval(b.in.WritesPerMinute))
 		if b.st.Day != day(now) {
 			b.st.Day, b.st.WritesToday, b.st.Degraded = day(now), 0, ""
 		}
