@@ -49,13 +49,13 @@ type Config struct {
 	Locations []Location `yaml:"locations"`
 }
 
-// Sync configures what keeps every location in line with Nexudus beyond webhooks: the change poller (one per
-// location), the reconcile Schedule (one per location) and presence tracking (locations with presence doors).
+// Sync configures what keeps every location in line with Nexudus beyond webhooks: the change poller (one for
+// the account), the reconcile Schedule (one per location) and presence tracking (locations with presence doors).
 type Sync struct {
 	// PollInterval is the wait between two reads of Nexudus' changes (default 1m).
 	PollInterval time.Duration `yaml:"poll_interval"`
-	// PollCallsPerMinute is each location's change poller's budget of Nexudus calls (default 20). Together with
-	// the entitlement workflows' reads it must stay under Nexudus' 120 calls a minute.
+	// PollCallsPerMinute is the account's change poller's share of Nexudus calls (default 20); the shared
+	// budget keeps it and everything else under the account's requests_per_minute.
 	PollCallsPerMinute int `yaml:"poll_calls_per_minute"`
 	// PollLookback is how far back a poller that starts without a cursor reads changes (default 1h).
 	PollLookback time.Duration `yaml:"poll_lookback"`
