@@ -2,35 +2,21 @@ package service_test
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nexsalto/nexsalto/config"
+	"github.com/nexsalto/nexsalto/internal/logbuf"
 	"github.com/nexsalto/nexsalto/nexudus"
 )
-
-// syncBuffer is a bytes.Buffer safe for the worker's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // Salto's expected 404 2202 in its consistency window right after a user is created is retried without an
 // ERROR line (the SDK logs benign failures at DEBUG), and one WARN says what is happening; the customer is
 // granted all the same.
 func TestConsistencyWindowLogsNoError(t *testing.T) {
-	var logs syncBuffer
+	var logs logbuf.Buffer
 	e := newEnv(t, envOptions{lead: time.Second, lag: time.Second, policy: config.PolicyKeep, noSync: true,
 		saltoConsistency: 2 * time.Second, logTo: &logs})
 	now := time.Now()

@@ -164,10 +164,6 @@ func (w *Worker) Start() error {
 // Handler serves the webhooks and a health check.
 func (w *Worker) Handler() http.Handler {
 	cfg := w.Config
-	locations := make([]int64, 0, len(cfg.Locations))
-	for _, l := range cfg.Locations {
-		locations = append(locations, l.BusinessID)
-	}
 	mux := http.NewServeMux()
 	mux.Handle(cfg.Webhooks.PathPrefix+"/", &Webhooks{
 		Temporal:  w.Temporal,
@@ -177,7 +173,7 @@ func (w *Worker) Handler() http.Handler {
 		Token:     cfg.Nexudus.WebhookToken,
 		Mapping:   cfg,
 		MaxBody:   cfg.Webhooks.MaxBodyBytes,
-		Locations: locations,
+		Locations: cfg.LocationIDs(),
 		Logger:    w.Logger,
 	})
 	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, r *http.Request) {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/nexsalto/nexsalto/access"
 	"github.com/nexsalto/nexsalto/config"
+	"github.com/nexsalto/nexsalto/internal/logbuf"
 	nexudussim "github.com/nexsalto/nexsalto/simulators/nexudus"
 )
 
@@ -352,7 +353,7 @@ func TestConnectSaltoStoresTheTokenWithoutPrintingIt(t *testing.T) {
 	}
 	env[EnvConfig] = cfg // the configuration found through the environment
 
-	var out, errOut syncBuffer
+	var out, errOut logbuf.Buffer
 	d := deps{Stdout: &out, Stderr: &errOut, Getenv: func(k string) string { return env[k] }, Now: time.Now,
 		IsTerminal: func(io.Writer) bool { return false }}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +17,7 @@ import (
 	"github.com/nexsalto/nexsalto/access"
 	"github.com/nexsalto/nexsalto/config"
 	"github.com/nexsalto/nexsalto/devserver"
+	"github.com/nexsalto/nexsalto/internal/logbuf"
 	"github.com/nexsalto/nexsalto/service"
 	nexudussim "github.com/nexsalto/nexsalto/simulators/nexudus"
 	"github.com/nexsalto/nexsalto/simulators/saltoks"
@@ -58,24 +57,7 @@ type env struct {
 	tc         client.Client
 	taskQueue  string
 	dir        string
-	logs       *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs       *logbuf.Buffer
 }
 
 // newSimulators starts both simulators and seeds one location: a Salto site with five access groups and a
@@ -83,7 +65,7 @@ func (s *syncBuffer) String() string {
 func newSimulators(t *testing.T) *env {
 	t.Helper()
 	e := &env{t: t, now: time.Now().UTC().Truncate(time.Second), groups: map[string]string{}, dir: t.TempDir(),
-		logs: &syncBuffer{}, taskQueue: "access"}
+		logs: &logbuf.Buffer{}, taskQueue: "access"}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("worker and SDK log:\n%s", e.logs.String())
@@ -295,7 +277,7 @@ func runCLI(t *testing.T, env map[string]string, args ...string) result {
 
 func runCLIWith(t *testing.T, env map[string]string, terminal bool, args ...string) result {
 	t.Helper()
-	var out, errOut syncBuffer
+	var out, errOut logbuf.Buffer
 	d := deps{
 		Stdout:     &out,
 		Stderr:     &errOut,
