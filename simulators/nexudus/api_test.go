@@ -295,6 +295,26 @@ func TestBudgetAnswers409WithRetryAfter(t *testing.T) {
 	assert.Equal(t, 200, st)
 }
 
+// Writes are capped per UTC day too: over the cap a write gets 409 until midnight UTC, while reads go on.
+func TestDailyWriteCap(t *testing.T) {
+	e := newRaw(t, nexudussim.Options{CallsPerMinute: -1, WritesPerMinute: -1, WritesPerDay: 2})
+	seedMadrid(t, e)
+	before := e.sim.Stats().Throttled
+	for range 2 {
+		st, _, body := e.do(t, "POST", "/api/spaces/visitors", map[string]any{"BusinessId": 1, "FullName": "V"}, true)
+		require.Equal(t, 200, st, string(body))
+	}
+	st, h, body := e.do(t, "POST", "/api/spaces/visitors", map[string]any{"BusinessId": 1, "FullName": "V"}, true)
+	require.Equal(t, 409, st, "the day's writes are spent")
+	ra, err := strconv.Atoi(h.Get("Retry-After"))
+	require.NoError(t, err)
+	assert.True(t, ra >= 1 && ra <= 86400, "Retry-After %d", ra)
+	assert.Contains(t, decode(t, body)["Message"], "writes per day")
+	st, _, _ = e.do(t, "GET", "/api/spaces/visitors", nil, true)
+	assert.Equal(t, 200, st, "reads go on")
+	assert.Equal(t, before+1, e.sim.Stats().Throttled)
+}
+
 func TestAdminFaultsStatsAndState(t *testing.T) {
 	e := newRaw(t, nexudussim.Options{CallsPerMinute: -1})
 	seedMadrid(t, e)

@@ -44,7 +44,9 @@
 // Options.Clock on every write.
 //
 // Throttling: a sliding one-minute budget of calls (default 120) and writes (default
-// 60); a call over budget gets 409 with Retry-After (seconds) and a JSON message.
+// 60); a call over budget gets 409 with Retry-After (seconds) and a JSON message. Writes
+// are also capped per UTC day (default 2,500, the stricter documented figure; 5,000 is
+// the other): a guess, like the answer over it, a 409 with the seconds until midnight UTC.
 //
 // # Webhooks
 //

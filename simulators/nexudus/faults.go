@@ -25,6 +25,9 @@ type Faults struct {
 	// budget gets 409 with the seconds until a slot frees up. 0 means unlimited.
 	CallsPerMinute  int
 	WritesPerMinute int
+	// WritesPerDay caps the writes of a UTC day; a write over it gets 409 with the seconds until midnight UTC
+	// (what Nexudus answers over its daily cap is not documented: a guess). 0 means unlimited.
+	WritesPerDay int
 }
 
 // faultsJSON is the wire form: Latency as a Go duration string ("250ms"), or a number
@@ -38,6 +41,7 @@ type faultsJSON struct {
 	Latency         json.RawMessage `json:"Latency,omitempty"`
 	CallsPerMinute  *int            `json:"CallsPerMinute,omitempty"`
 	WritesPerMinute *int            `json:"WritesPerMinute,omitempty"`
+	WritesPerDay    *int            `json:"WritesPerDay,omitempty"`
 }
 
 // MarshalJSON writes every field, Latency as "250ms".
@@ -45,7 +49,7 @@ func (f Faults) MarshalJSON() ([]byte, error) {
 	lat, _ := json.Marshal(f.Latency.String())
 	return json.Marshal(faultsJSON{ErrorRate: &f.ErrorRate, ThrottleRate: &f.ThrottleRate, ThrottleNext: &f.ThrottleNext,
 		ErrorNext: &f.ErrorNext, RetryAfter: &f.RetryAfter, Latency: lat, CallsPerMinute: &f.CallsPerMinute,
-		WritesPerMinute: &f.WritesPerMinute})
+		WritesPerMinute: &f.WritesPerMinute, WritesPerDay: &f.WritesPerDay})
 }
 
 // UnmarshalJSON changes only the fields present, so PUT /admin/faults can switch one
@@ -93,6 +97,9 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 	if in.WritesPerMinute != nil {
 		n.WritesPerMinute = *in.WritesPerMinute
 	}
+	if in.WritesPerDay != nil {
+		n.WritesPerDay = *in.WritesPerDay
+	}
 	if err := n.validate(); err != nil {
 		return err
 	}
@@ -108,7 +115,7 @@ func (f Faults) validate() error {
 		return fmt.Errorf("ThrottleRate must be within 0..1")
 	case f.Latency < 0 || f.Latency > time.Minute:
 		return fmt.Errorf("Latency must be within 0..1m")
-	case f.RetryAfter < 0 || f.CallsPerMinute < 0 || f.WritesPerMinute < 0 || f.ThrottleNext < 0 || f.ErrorNext < 0:
+	case f.RetryAfter < 0 || f.CallsPerMinute < 0 || f.WritesPerMinute < 0 || f.WritesPerDay < 0 || f.ThrottleNext < 0 || f.ErrorNext < 0:
 		return fmt.Errorf("RetryAfter, ThrottleNext, ErrorNext and budgets cannot be negative")
 	}
 	return nil
@@ -135,6 +142,9 @@ func (s *Server) SetFaults(f Faults) error {
 // budgetWindow remembers the admission times of the last minute.
 type budgetWindow struct {
 	calls, writes []time.Time
+	// day is the UTC day dayWrites counts.
+	day       string
+	dayWrites int
 }
 
 func prune(ts []time.Time, since time.Time) []time.Time {
@@ -168,7 +178,15 @@ func (s *Server) admit(write bool) (int, string) {
 		if r := wait(s.window.writes, s.faults.WritesPerMinute); r > 0 {
 			return r, fmt.Sprintf("%d writes per minute", s.faults.WritesPerMinute)
 		}
+		if day := now.UTC().Format(time.DateOnly); s.window.day != day {
+			s.window.day, s.window.dayWrites = day, 0
+		}
+		if limit := s.faults.WritesPerDay; limit > 0 && s.window.dayWrites >= limit {
+			midnight := now.UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
+			return max(1, int(midnight.Sub(now).Seconds())), fmt.Sprintf("%d writes per day", limit)
+		}
 		s.window.writes = append(s.window.writes, now)
+		s.window.dayWrites++
 	}
 	s.window.calls = append(s.window.calls, now)
 	return 0, ""

@@ -40,6 +40,9 @@ type Options struct {
 	// CallsPerMinute and WritesPerMinute are the initial call budgets (defaults 120 and
 	// 60, Nexudus' guideline; negative: unlimited). Faults can change them at run time.
 	CallsPerMinute, WritesPerMinute int
+	// WritesPerDay is the initial daily write cap (default 2,500, the stricter of the two documented figures;
+	// negative: none).
+	WritesPerDay int
 	// WebhookAttempts is how many times one delivery is tried (default 3).
 	WebhookAttempts int
 	// WebhookRetryDelay is the wait before the second attempt, doubled after each
@@ -81,6 +84,12 @@ func (o Options) withDefaults() Options {
 		o.WritesPerMinute = 60
 	case o.WritesPerMinute < 0:
 		o.WritesPerMinute = 0
+	}
+	switch {
+	case o.WritesPerDay == 0:
+		o.WritesPerDay = 2500
+	case o.WritesPerDay < 0:
+		o.WritesPerDay = 0
 	}
 	if o.WebhookAttempts <= 0 {
 		o.WebhookAttempts = 3
@@ -127,7 +136,8 @@ func New(opts Options) *Server {
 		kinds:  newKinds(),
 		tables: map[string]*table{},
 		rng:    rand.New(rand.NewSource(opts.RandSeed)),
-		faults: Faults{CallsPerMinute: opts.CallsPerMinute, WritesPerMinute: opts.WritesPerMinute, RetryAfter: 1},
+		faults: Faults{CallsPerMinute: opts.CallsPerMinute, WritesPerMinute: opts.WritesPerMinute,
+			WritesPerDay: opts.WritesPerDay, RetryAfter: 1},
 	}
 	for name := range s.kinds {
 		s.tables[name] = &table{rows: map[int]record{}}
