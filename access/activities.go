@@ -74,6 +74,14 @@ type EnsureUserRequest struct {
 	// Relink reads the coworker from Nexudus even when this worker read it lately: it changed (or a repair
 	// asks to link again).
 	Relink bool `json:",omitempty"`
+	// RelinkAsOf, when set, is the coworker's UpdatedOn that the relink is for: a record this worker holds
+	// that is at least that new (the change poller's, which just read it) serves without a read.
+	RelinkAsOf time.Time `json:",omitzero"`
+}
+
+// Relink is the payload of SignalRelink: the coworker's UpdatedOn of the change (zero when unknown).
+type Relink struct {
+	UpdatedOn time.Time `json:",omitzero"`
 }
 
 // GroupChange adds a user to, or removes it from, one access group.

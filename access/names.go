@@ -28,7 +28,7 @@ const (
 	// SignalChanged tells an entitlement workflow "the entity changed: read it again" (no payload).
 	SignalChanged = "changed"
 	// SignalRelink tells a customer workflow "the coworker changed (email, access card): link the Salto user
-	// again" (no payload). Send it only to a running workflow (dispatch.SignalIfRunning): a customer without
+	// again", with a Relink (or no payload: read the coworker anew). Send it only to a running workflow (dispatch.SignalIfRunning): a customer without
 	// one has nothing to refresh. Customer runs also take SignalChanged, which senders used for this before.
 	SignalRelink = "relink"
 	// SignalGrant and SignalRevoke carry an AccessChange to the customer workflow.

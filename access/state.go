@@ -132,6 +132,8 @@ type CustomerState struct {
 	Revoked map[string]time.Time `json:",omitempty"`
 	// Refresh is set by a "changed" signal: link the user again (tag, email, existence).
 	Refresh bool `json:",omitempty"`
+	// RefreshAsOf is the coworker's UpdatedOn the relinks since Refresh was set are for; zero: read anew.
+	RefreshAsOf time.Time `json:",omitzero"`
 	// GroupChangedAt is when this workflow last sent or finished an add or remove of each group: a repair from
 	// a reconciliation that read Salto before then cannot know of that change.
 	GroupChangedAt map[string]time.Time `json:",omitempty"`

@@ -128,9 +128,10 @@ type PollResult struct {
 
 // Dispatch is one changed record to pass on.
 type Dispatch struct {
-	Entity Entity
-	ID     int64
-	Action DispatchAction
+	Entity    Entity
+	ID        int64
+	Action    DispatchAction
+	UpdatedOn time.Time `json:",omitzero"`
 }
 
 // DispatchRequest is the input of the DispatchChanges activity.

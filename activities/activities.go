@@ -6,9 +6,7 @@ package activities
 
 import (
 	"context"
-	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -40,6 +38,7 @@ type Activities struct {
 	plans      planCache
 	saltoUsers userCache
 	coworkers  coworkerCache
+	progress   progressCache
 }
 
 func (a *Activities) now() time.Time {
@@ -76,138 +75,18 @@ func (a *Activities) SignalCustomer(ctx context.Context, s access.CustomerSignal
 	return dispatch.SignalWithStartCustomer(ctx, a.Temporal, a.customerQueue(), s.Customer, s.Signal, s.Change)
 }
 
-// EnsureSaltoUser links a customer to its Salto user: the known one if it still exists, else the one with the
-// customer's email, else a new one. The Salto tag follows the Nexudus access card number. The result says
-// whether we created the user (or it carries our alias) and whether Salto keeps it suspended after a create or
-// a subscribe (no free licence seat): both are read from what Salto answers, never assumed.
-func (a *Activities) EnsureSaltoUser(ctx context.Context, req access.EnsureUserRequest) (access.SaltoUser, error) {
-	ctx = withPriority(ctx, access.PriorityUrgent)
-	loc, ok := a.Config.Location(req.Customer.LocationID)
-	if !ok {
-		return access.SaltoUser{}, access.NewFinalError(access.ErrConfig,
-			fmt.Sprintf("location %d is not in the configuration", req.Customer.LocationID), nil)
-	}
-	cw, err := a.coworker(ctx, req.Customer.CoworkerID, req.Relink)
-	if err != nil {
-		return access.SaltoUser{}, err
-	}
-	site := req.SiteID
-	var u *salto.SiteUser
-	created := false
-	if req.Known != nil && req.Known.Known() {
-		u, err = a.Salto.GetUser(ctx, site, req.Known.SiteUserID)
-		if salto.IsNotFound(err) {
-			u, err = nil, nil // deleted by hand, or by the delete policy: find or create again below
-		}
-		if err != nil {
-			return access.SaltoUser{}, saltoError(ctx, "read Salto user", err)
-		}
-		if u == nil && !req.Subscribe {
-			return access.SaltoUser{}, nil
-		}
-	}
-	if u == nil {
-		if u, err = a.findUser(ctx, site, loc, cw); err != nil {
-			return access.SaltoUser{}, err
-		}
-	}
-	if u == nil {
-		if loc.MobileAccess && strings.TrimSpace(cw.Email) == "" {
-			return access.SaltoUser{}, access.NewFinalError(access.ErrMissingEmail,
-				fmt.Sprintf("coworker %d (%s) has no email: mobile access needs one", cw.Id, cw.FullName), nil)
-		}
-		first, last := splitName(cw.FullName)
-		nu := salto.NewUser{FirstName: first, LastName: last, Alias: alias(cw), TagID: cw.AccessCardId}
-		if loc.MobileAccess {
-			email := cw.Email
-			nu.Email = &email
-		}
-		if u, err = a.Salto.CreateUser(ctx, site, nu); err != nil {
-			return access.SaltoUser{}, saltoError(ctx, "create Salto user", err)
-		}
-		created = true
-		activity.GetLogger(ctx).Info("created Salto user", "Customer", req.Customer.WorkflowID(),
-			"SiteUserID", u.ID, "Suspended", u.Suspended())
-	} else if cw.AccessCardId != "" && u.TagID != cw.AccessCardId {
-		tag := cw.AccessCardId
-		if err := a.Salto.PatchUser(ctx, site, u.ID, salto.UserPatch{TagID: &tag}); err != nil {
-			return access.SaltoUser{}, saltoError(ctx, "set Salto tag", err)
-		}
-	}
-	// The known user keeps the mark it had; any other is ours only by the alias we give the users we create.
-	created = created || access.HasCreatedAlias(u.Alias, req.Customer.CoworkerID) ||
-		(req.Known != nil && req.Known.Created && req.Known.SiteUserID == u.ID)
-	out := access.SaltoUser{SiteID: site, SiteUserID: u.ID, PlatformUserID: u.PlatformID(), Suspended: u.Suspended(),
-		Created: created}
-	if out.Suspended && req.Subscribe {
-		su, err := a.Salto.SetSubscription(ctx, site, u.ID, salto.StateSubscribed)
-		switch {
-		case err == nil:
-			out.Suspended = su.Suspended()
-		case noSeatRefusal(err):
-			// Refused rather than answered "still suspended": the same for the workflow.
-			activity.GetLogger(ctx).Warn("Salto user stays suspended", "Customer", req.Customer.WorkflowID(), "Error", err)
-		default:
-			return access.SaltoUser{}, saltoError(ctx, "subscribe Salto user", err)
-		}
-	}
-	return out, nil
-}
-
-// noSeatRefusal reports an answer to a subscribe that may mean "no free licence seat": the notes do not say
-// which status Salto gives then [G], so a refusal that retrying cannot fix counts as one.
-func noSeatRefusal(err error) bool {
-	k := salto.KindOf(err)
-	return k == salto.KindValidation || k == salto.KindPermission
-}
-
-// findUser matches by email; tag-only users (no email in Salto) are matched by the alias we gave them.
-func (a *Activities) findUser(ctx context.Context, site string, loc *config.Location, cw nexudus.Coworker) (*salto.SiteUser, error) {
-	if email := strings.TrimSpace(cw.Email); email != "" {
-		u, err := a.Salto.FindUserByEmail(ctx, site, email)
-		if err == nil {
-			return u, nil
-		}
-		if !salto.IsNotFound(err) {
-			return nil, saltoError(ctx, "find Salto user by email", err)
-		}
-	}
-	if loc.MobileAccess {
-		return nil, nil
-	}
-	users, err := a.Salto.ListUsers(ctx, site, salto.ListOptions{})
-	if err != nil {
-		return nil, saltoError(ctx, "list Salto users", err)
-	}
-	want := alias(cw)
-	for i := range users {
-		if users[i].Alias == want {
-			return &users[i], nil
-		}
-	}
-	return nil, nil
-}
-
-// alias names the Salto user after the customer and carries the Nexudus id, so a tag-only user can be found
-// again and staff can tell who it is.
-func alias(cw nexudus.Coworker) string { return access.CreatedAlias(cw.FullName, int64(cw.Id)) }
-
-func splitName(full string) (first, last string) {
-	full = strings.TrimSpace(full)
-	if i := strings.LastIndexByte(full, ' '); i > 0 {
-		return full[:i], full[i+1:]
-	}
-	return full, ""
-}
-
 // AddToGroup adds a user to an access group; "already a member" is success (the client says so).
 func (a *Activities) AddToGroup(ctx context.Context, c access.GroupChange) error {
+	ctx, done := saltoActivity(ctx)
+	defer done()
 	return saltoError(ctx, "add to access group "+c.GroupID,
 		a.Salto.AddGroupMember(ctx, c.SiteID, c.GroupID, c.PlatformUserID))
 }
 
 // RemoveFromGroup removes a user from an access group; not a member (404) is success.
 func (a *Activities) RemoveFromGroup(ctx context.Context, c access.GroupChange) error {
+	ctx, done := saltoActivity(ctx)
+	defer done()
 	return saltoError(ctx, "remove from access group "+c.GroupID,
 		a.Salto.RemoveGroupMember(ctx, c.SiteID, c.GroupID, c.PlatformUserID))
 }
@@ -216,6 +95,8 @@ func (a *Activities) RemoveFromGroup(ctx context.Context, c access.GroupChange) 
 // free licence seat is not an error: Salto may answer success and keep the user suspended, or refuse; either
 // way the result says Suspended (read back after a refusal) and the workflow decides what that means.
 func (a *Activities) SetSubscription(ctx context.Context, c access.SubscriptionChange) (access.SaltoUser, error) {
+	ctx, done := saltoActivity(ctx)
+	defer done()
 	state := salto.StateSubscribed
 	if c.Suspended {
 		state = salto.StateSuspended
@@ -289,6 +170,8 @@ func (a *Activities) CheckUserHold(ctx context.Context, r access.HoldRequest) (a
 
 // DeleteSaltoUser deletes a Salto user; already gone is success.
 func (a *Activities) DeleteSaltoUser(ctx context.Context, r access.DeleteUserRequest) error {
+	ctx, done := saltoActivity(ctx)
+	defer done()
 	err := a.Salto.DeleteUser(ctx, r.SiteID, r.SiteUserID)
 	if salto.IsNotFound(err) {
 		return nil

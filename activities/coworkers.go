@@ -30,10 +30,11 @@ func (c *coworkerCache) get() *expirable.LRU[int64, nexudus.Coworker] {
 	return c.lru
 }
 
-// coworker returns the coworker, from the cache unless fresh is set or it is not there.
-func (a *Activities) coworker(ctx context.Context, id int64, fresh bool) (nexudus.Coworker, error) {
+// coworker returns the coworker, from the cache unless fresh is set or it is not there. A fresh record is one
+// at least as new as asOf (the change a relink is for); with asOf zero, only a read is fresh.
+func (a *Activities) coworker(ctx context.Context, id int64, fresh bool, asOf time.Time) (nexudus.Coworker, error) {
 	cache := a.coworkers.get()
-	if cw, ok := cache.Get(id); ok && !fresh {
+	if cw, ok := cache.Get(id); ok && (!fresh || !asOf.IsZero() && !cw.UpdatedOn.Time.Before(asOf)) {
 		return cw, nil
 	}
 	cw, err := a.Nexudus.GetCoworker(ctx, int(id))
@@ -43,4 +44,15 @@ func (a *Activities) coworker(ctx context.Context, id int64, fresh bool) (nexudu
 	}
 	cache.Add(id, cw)
 	return cw, nil
+}
+
+// rememberCoworkers keeps records the change poller just read: the relinks it sends for them then need no
+// read of their own.
+func (a *Activities) rememberCoworkers(cws []nexudus.Coworker) {
+	cache := a.coworkers.get()
+	for _, cw := range cws {
+		if old, ok := cache.Get(int64(cw.Id)); !ok || !cw.UpdatedOn.Time.Before(old.UpdatedOn.Time) {
+			cache.Add(int64(cw.Id), cw)
+		}
+	}
 }

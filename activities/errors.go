@@ -3,7 +3,6 @@ package activities
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -14,13 +13,14 @@ import (
 )
 
 // consistencyAttempts bounds how long a 2202 "user not found" or 2203 "no permission" is taken for Salto's
-// eventual consistency after a user is created (about a minute on the live API). With the workflows' backoff
-// (1 s doubling, capped at 2 min) ten attempts cover about eight minutes; after that the error is real.
-const consistencyAttempts = 10
+// eventual consistency after a user is created (about a minute on the live API). With saltoRetryDelay (1–2 s
+// apart once past the first tries) sixty attempts cover about a minute and a half; after that the error is
+// real.
+const consistencyAttempts = 60
 
 // saltoError turns a Salto client error into what Temporal should do with it:
 //   - rate limited: retry after the server's Retry-After (NextRetryDelay overrides the backoff);
-//   - transient, auth (a person may fix the token while we keep trying): retry with the policy's backoff;
+//   - transient, auth (a person may fix the token while we keep trying): retry after saltoRetryDelay;
 //   - 2202 / 2203 during the consistency window: retry; later, final;
 //   - validation, other not-found, permission: final, recorded as a problem by the workflow.
 func saltoError(ctx context.Context, op string, err error) error {
@@ -28,21 +28,21 @@ func saltoError(ctx context.Context, op string, err error) error {
 		return nil
 	}
 	msg := op + ": " + err.Error()
+	attempt := attemptOf(ctx)
+	again := temporal.ApplicationErrorOptions{NextRetryDelay: saltoRetryDelay(attempt)}
 	var se *salto.Error
 	if !errors.As(err, &se) {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	attempt := int32(1)
-	if activity.IsActivity(ctx) {
-		attempt = activity.GetInfo(ctx).Attempt
+		again.Cause = err
+		return temporal.NewApplicationErrorWithOptions(op, "SaltoOther", again)
 	}
 	switch se.Kind {
 	case salto.KindRateLimited:
-		return temporal.NewApplicationErrorWithOptions(msg, "SaltoRateLimited", temporal.ApplicationErrorOptions{
-			NextRetryDelay: se.RetryAfter,
-		})
+		if se.RetryAfter > 0 {
+			again.NextRetryDelay = se.RetryAfter
+		}
+		return temporal.NewApplicationErrorWithOptions(msg, "SaltoRateLimited", again)
 	case salto.KindTransient, salto.KindAuth, salto.KindConflict:
-		return temporal.NewApplicationError(msg, "Salto"+titleKind(se.Kind))
+		return temporal.NewApplicationErrorWithOptions(msg, "Salto"+titleKind(se.Kind), again)
 	case salto.KindNotFound:
 		if se.Code == salto.CodeUserNotFound && attempt < consistencyAttempts {
 			return notYetConsistent(ctx, op, msg, se)
@@ -56,7 +56,7 @@ func saltoError(ctx context.Context, op string, err error) error {
 	case salto.KindValidation:
 		return access.NewFinalError(access.ErrSaltoValidation, msg, nil)
 	default:
-		return temporal.NewApplicationError(msg, "SaltoOther")
+		return temporal.NewApplicationErrorWithOptions(msg, "SaltoOther", again)
 	}
 }
 
@@ -70,7 +70,8 @@ func notYetConsistent(ctx context.Context, op, msg string, se *salto.Error) erro
 			"Operation", op, "ErrorCode", se.Code, "FinalFromAttempt", consistencyAttempts)
 	}
 	return temporal.NewApplicationErrorWithOptions(msg+" (may be Salto's consistency window after creating the user)",
-		"SaltoNotYetConsistent", temporal.ApplicationErrorOptions{Category: temporal.ApplicationErrorCategoryBenign})
+		"SaltoNotYetConsistent", temporal.ApplicationErrorOptions{Category: temporal.ApplicationErrorCategoryBenign,
+			NextRetryDelay: saltoRetryDelay(attemptOf(ctx))})
 }
 
 func titleKind(k salto.ErrorKind) string {

@@ -22,12 +22,12 @@ func TestSaltoErrorClassification(t *testing.T) {
 		err       *salto.Error
 		final     bool
 		finalType string
-		retryIn   time.Duration
+		retryIn   time.Duration // -1: saltoRetryDelay's jittered first delay
 	}{
 		{"rate limited", &salto.Error{Status: 429, Kind: salto.KindRateLimited, RetryAfter: 7 * time.Second}, false, "", 7 * time.Second},
-		{"server error", &salto.Error{Status: 503, Kind: salto.KindTransient}, false, "", 0},
-		{"token refused", &salto.Error{Status: 401, Kind: salto.KindAuth}, false, "", 0},
-		{"user not yet consistent", &salto.Error{Status: 404, Code: salto.CodeUserNotFound, Kind: salto.KindNotFound}, false, "", 0},
+		{"server error", &salto.Error{Status: 503, Kind: salto.KindTransient}, false, "", -1},
+		{"token refused", &salto.Error{Status: 401, Kind: salto.KindAuth}, false, "", -1},
+		{"user not yet consistent", &salto.Error{Status: 404, Code: salto.CodeUserNotFound, Kind: salto.KindNotFound}, false, "", -1},
 		{"group missing", &salto.Error{Status: 404, Code: "2204", Kind: salto.KindNotFound}, true, access.ErrSaltoNotFound, 0},
 		{"validation", &salto.Error{Status: 400, Code: salto.CodeValidation, Kind: salto.KindValidation}, true, access.ErrSaltoValidation, 0},
 	}
@@ -44,13 +44,37 @@ func TestSaltoErrorClassification(t *testing.T) {
 			if tc.final && app.Type() != tc.finalType {
 				t.Errorf("type %q, want %q", app.Type(), tc.finalType)
 			}
-			if app.NextRetryDelay() != tc.retryIn {
-				t.Errorf("next retry delay %s, want %s", app.NextRetryDelay(), tc.retryIn)
+			if d := app.NextRetryDelay(); tc.retryIn >= 0 && d != tc.retryIn {
+				t.Errorf("next retry delay %s, want %s", d, tc.retryIn)
+			} else if tc.retryIn < 0 && (d < saltoRetryFirst/2 || d > saltoRetryFirst) {
+				t.Errorf("next retry delay %s, want within [%s, %s]", d, saltoRetryFirst/2, saltoRetryFirst)
 			}
 		})
 	}
 	if saltoError(ctx, "op", nil) != nil {
 		t.Fatal("nil error classified as an error")
+	}
+}
+
+// Retries of a due Salto call stay a few seconds apart however long Salto fails, and calls that failed together
+// come back spread out.
+func TestSaltoRetryDelayIsCappedAndJittered(t *testing.T) {
+	for attempt := int32(1); attempt <= 200; attempt++ {
+		want := saltoRetryCap
+		if attempt < 3 {
+			want = saltoRetryFirst << (attempt - 1)
+		}
+		seen := map[time.Duration]bool{}
+		for range 20 {
+			d := saltoRetryDelay(attempt)
+			if d < want/2 || d > want {
+				t.Fatalf("attempt %d: delay %s, want within [%s, %s]", attempt, d, want/2, want)
+			}
+			seen[d] = true
+		}
+		if len(seen) < 2 {
+			t.Fatalf("attempt %d: 20 delays all %v: no jitter", attempt, seen)
+		}
 	}
 }
 

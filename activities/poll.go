@@ -126,6 +126,7 @@ func (a *Activities) changedPage(ctx context.Context, ent access.Entity, cur acc
 		for _, r := range p.Records {
 			add(r.Entity, access.DispatchSignal)
 		}
+		a.rememberCoworkers(p.Records)
 		return recs, p.HasNextPage, nil
 	}
 	return nil, false, access.NewFinalError(access.ErrConfig, fmt.Sprintf("the poller does not read %q", ent), nil)
@@ -172,7 +173,8 @@ func (a *Activities) DispatchChanges(ctx context.Context, req access.DispatchReq
 		case !ok:
 			// A coworker is a customer at every location: relink the customer workflows that run.
 			var reached []string
-			if reached, err = dispatch.SignalCustomers(ctx, a.Temporal, a.Config.LocationIDs(), it.ID, access.SignalRelink, nil); err == nil {
+			if reached, err = dispatch.SignalCustomers(ctx, a.Temporal, a.Config.LocationIDs(), it.ID,
+				access.SignalRelink, access.Relink{UpdatedOn: it.UpdatedOn}); err == nil {
 				p.Result.Signalled += len(reached)
 				if len(reached) == 0 {
 					p.Result.NotRunning++

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"go.temporal.io/sdk/activity"
 
@@ -12,12 +13,64 @@ import (
 	"github.com/nexsalto/nexsalto/salto"
 )
 
+// visitorProgress is what GrantVisitor has achieved for one visit (see progressCache). The PIN is kept only
+// in this worker's memory, between a generate that succeeded and a write to Nexudus that failed, so that the
+// retry writes the PIN Salto holds instead of generating another.
+type visitorProgress struct {
+	user    *access.VisitorAccess
+	inGroup bool
+	pin     *salto.PIN
+}
+
 // GrantVisitor gives a visitor access for one visit: a Salto guest (or a user with an invitation when the
 // location offers mobile access and the visitor has an email) valid until the end of the visit, in the visitor
 // group, with a PIN written to the Nexudus visitor record. The PIN exists only inside this function: it is
-// neither returned nor logged, so it never reaches the workflow history.
-func (a *Activities) GrantVisitor(ctx context.Context, g access.VisitorGrant) (access.VisitorAccess, error) {
-	ctx = withPriority(ctx, access.PriorityUrgent)
+// neither returned nor logged, so it never reaches the workflow history. Each step is done once across the
+// attempts of one grant.
+func (a *Activities) GrantVisitor(ctx context.Context, g access.VisitorGrant) (_ access.VisitorAccess, err error) {
+	ctx, done := saltoActivity(withPriority(ctx, access.PriorityUrgent))
+	defer done()
+	key := fmt.Sprintf("visitor %d %s %s %s", g.Visitor.ID, g.SiteID, g.GroupID, g.ValidUntil.UTC().Format(time.RFC3339))
+	defer a.forgetOnFinal(key, &err)
+	p := loadProgress[visitorProgress](&a.progress, key)
+	if p.user == nil {
+		out, err := a.visitorAccount(ctx, g)
+		if err != nil {
+			return access.VisitorAccess{}, err
+		}
+		p.user = &out
+		a.progress.save(key, p)
+	}
+	out := *p.user
+	if !p.inGroup {
+		if err := a.Salto.AddGroupMember(ctx, g.SiteID, g.GroupID, out.PlatformUserID); err != nil {
+			return access.VisitorAccess{}, saltoError(ctx, "add visitor to access group "+g.GroupID, err)
+		}
+		p.inGroup = true
+		a.progress.save(key, p)
+	}
+	if g.PIN && !out.PINIssued {
+		if p.pin == nil {
+			until := g.ValidUntil
+			pin, err := a.Salto.GeneratePIN(ctx, g.SiteID, out.SiteUserID, &until)
+			if err != nil {
+				return access.VisitorAccess{}, saltoError(ctx, "generate visitor PIN", err)
+			}
+			p.pin = &pin
+			a.progress.save(key, p)
+		}
+		if err := a.writeVisitorPIN(ctx, g.Visitor.ID, *p.pin); err != nil {
+			return access.VisitorAccess{}, err
+		}
+		out.PINIssued = true
+	}
+	a.progress.forget(key)
+	return out, nil
+}
+
+// visitorAccount is the visitor's Salto user for this visit: the one an earlier grant made, valid until the
+// visit's end, or a new one.
+func (a *Activities) visitorAccount(ctx context.Context, g access.VisitorGrant) (access.VisitorAccess, error) {
 	var out access.VisitorAccess
 	if g.Existing != nil && g.Existing.SiteUserID != "" {
 		out = *g.Existing
@@ -26,36 +79,22 @@ func (a *Activities) GrantVisitor(ctx context.Context, g access.VisitorGrant) (a
 		case salto.IsNotFound(err):
 			out = access.VisitorAccess{} // removed by hand: create it again below
 		case err != nil:
-			return access.VisitorAccess{}, saltoError(ctx, "read visitor's Salto user", err)
+			return out, saltoError(ctx, "read visitor's Salto user", err)
 		case u.ExpiresAt == nil || !u.ExpiresAt.Equal(g.ValidUntil):
 			until := g.ValidUntil
 			if err := a.Salto.PatchUser(ctx, g.SiteID, out.SiteUserID, salto.UserPatch{ExpiresAt: &until}); err != nil {
-				return access.VisitorAccess{}, saltoError(ctx, "extend visitor's Salto user", err)
+				return out, saltoError(ctx, "extend visitor's Salto user", err)
 			}
 		}
 	}
 	if out.SiteUserID == "" {
 		u, err := a.visitorUser(ctx, g)
 		if err != nil {
-			return access.VisitorAccess{}, err
+			return out, err
 		}
 		out = access.VisitorAccess{SiteID: g.SiteID, SiteUserID: u.ID, PlatformUserID: u.PlatformID()}
 	}
 	out.SiteID, out.ValidUntil = g.SiteID, g.ValidUntil
-	if err := a.Salto.AddGroupMember(ctx, g.SiteID, g.GroupID, out.PlatformUserID); err != nil {
-		return access.VisitorAccess{}, saltoError(ctx, "add visitor to access group "+g.GroupID, err)
-	}
-	if g.PIN && !out.PINIssued {
-		until := g.ValidUntil
-		pin, err := a.Salto.GeneratePIN(ctx, g.SiteID, out.SiteUserID, &until)
-		if err != nil {
-			return access.VisitorAccess{}, saltoError(ctx, "generate visitor PIN", err)
-		}
-		if err := a.writeVisitorPIN(ctx, g.Visitor.ID, pin); err != nil {
-			return access.VisitorAccess{}, err
-		}
-		out.PINIssued = true
-	}
 	return out, nil
 }
 
@@ -114,7 +153,8 @@ func (a *Activities) writeVisitorPIN(ctx context.Context, visitorID int64, pin s
 
 // RevokeVisitor takes the visitor out of the group and deletes the guest; what is already gone is success.
 func (a *Activities) RevokeVisitor(ctx context.Context, r access.VisitorRevoke) error {
-	ctx = withPriority(ctx, access.PriorityUrgent)
+	ctx, done := saltoActivity(withPriority(ctx, access.PriorityUrgent))
+	defer done()
 	acc := r.Access
 	if acc.PlatformUserID != "" {
 		if err := a.Salto.RemoveGroupMember(ctx, acc.SiteID, r.GroupID, acc.PlatformUserID); err != nil && !salto.IsNotFound(err) {

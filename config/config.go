@@ -46,6 +46,7 @@ type Config struct {
 	Nexudus   Nexudus    `yaml:"nexudus"`
 	Webhooks  Webhooks   `yaml:"webhooks"`
 	Sync      Sync       `yaml:"sync"`
+	Codec     Codec      `yaml:"codec"`
 	Locations []Location `yaml:"locations"`
 }
 
@@ -85,6 +86,8 @@ type Temporal struct {
 	// APIKey authenticates to Temporal Cloud; from TEMPORAL_API_KEY only.
 	APIKey string `yaml:"-"`
 	TLS    TLS    `yaml:"tls"`
+	// Encryption of every payload this process writes to Temporal (see Encryption).
+	Encryption Encryption `yaml:"encryption"`
 }
 
 // TLS for the Temporal connection. Enabled with a CA, a client certificate (mTLS), or an API key.
@@ -130,11 +133,44 @@ type Nexudus struct {
 	WebhookToken  string `yaml:"-"`
 }
 
-// Webhooks is the receiver the worker runs for Nexudus.
+// Webhooks is the receiver the worker runs for Nexudus. Its limits are generous: Nexudus sends bursts, and
+// disables a webhook after repeated non-2xx answers.
 type Webhooks struct {
 	Listen       string `yaml:"listen"`
 	PathPrefix   string `yaml:"path_prefix"`
 	MaxBodyBytes int64  `yaml:"max_body_bytes"`
+	// ReadTimeout bounds reading one request, headers and body (default 10s): a client that trickles its
+	// body is cut off. IdleTimeout closes an idle keep-alive connection (default 1m).
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// MaxConcurrent requests are served at once (default 256); more are answered 503 with Retry-After.
+	MaxConcurrent int `yaml:"max_concurrent"`
+	// RatePerSecond and RateBurst limit the requests of one source address (default 50/s, burst 100); over
+	// it, 429 with Retry-After. Negative: no limit (behind a proxy every request has the proxy's address).
+	RatePerSecond float64 `yaml:"rate_per_second"`
+	RateBurst     int     `yaml:"rate_burst"`
+	// ReplayWindow: a delivery seen again within it is answered "duplicate" (default 10m; negative: off),
+	// remembering at most ReplayCacheSize deliveries (default 50000).
+	ReplayWindow    time.Duration `yaml:"replay_window"`
+	ReplayCacheSize int           `yaml:"replay_cache_size"`
+}
+
+// ApplyDefaults fills the unset limits.
+func (w *Webhooks) ApplyDefaults() {
+	orDefault(&w.ReadTimeout, DefaultWebhookReadTimeout)
+	orDefault(&w.IdleTimeout, time.Minute)
+	orDefault(&w.MaxConcurrent, 256)
+	orDefault(&w.RatePerSecond, 50)
+	orDefault(&w.RateBurst, 100)
+	orDefault(&w.ReplayWindow, 10*time.Minute)
+	orDefault(&w.ReplayCacheSize, 50000)
+}
+
+func orDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
 }
 
 // Location maps one Nexudus location (business) to one Salto KS site.
@@ -201,7 +237,7 @@ func parse(raw []byte, getenv func(string) string, webhooks bool) (*Config, erro
 	}
 	c.applyEnv(getenv)
 	c.ApplyDefaults()
-	if err := c.validate(webhooks); err != nil {
+	if err := c.validate(webhooks, true); err != nil {
 		return nil, err
 	}
 	return &c, nil
@@ -219,6 +255,7 @@ func (c *Config) applyEnv(getenv func(string) string) {
 	set(&c.Nexudus.WebhookSecret, EnvNexudusWebhookSecret)
 	set(&c.Nexudus.WebhookToken, EnvNexudusWebhookToken)
 	set(&c.Temporal.APIKey, EnvTemporalAPIKey)
+	c.applyEncryptionEnv(getenv)
 	// Not secrets, but deployments (containers) set them per environment.
 	set(&c.Temporal.Address, EnvTemporalAddress)
 	set(&c.Temporal.Namespace, EnvTemporalNamespace)
@@ -232,14 +269,15 @@ const (
 
 // Defaults follow `temporal server start-dev` and Nexudus' own integration (15 minutes lead and lag).
 const (
-	DefaultTemporalAddress = "127.0.0.1:7233"
-	DefaultNamespace       = "default"
-	DefaultTaskQueue       = "access"
-	DefaultLead            = 15 * time.Minute
-	DefaultLag             = 15 * time.Minute
-	DefaultWebhookListen   = "127.0.0.1:8090"
-	DefaultWebhookPrefix   = "/webhooks/nexudus"
-	DefaultMaxBodyBytes    = 1 << 20
+	DefaultTemporalAddress    = "127.0.0.1:7233"
+	DefaultNamespace          = "default"
+	DefaultTaskQueue          = "access"
+	DefaultLead               = 15 * time.Minute
+	DefaultLag                = 15 * time.Minute
+	DefaultWebhookListen      = "127.0.0.1:8090"
+	DefaultWebhookPrefix      = "/webhooks/nexudus"
+	DefaultMaxBodyBytes       = 1 << 20
+	DefaultWebhookReadTimeout = 10 * time.Second // a body trickled in is cut off within 15 s
 
 	// DefaultMaxCachedWorkflows keeps a worker near 100 MB however many workflows sleep (see MaxCachedWorkflows).
 	DefaultMaxCachedWorkflows = 2000
@@ -300,6 +338,7 @@ func (c *Config) ApplyDefaults() {
 	if c.Webhooks.MaxBodyBytes == 0 {
 		c.Webhooks.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	c.Webhooks.ApplyDefaults()
 	c.Sync.applyDefaults()
 	for i := range c.Locations {
 		l := &c.Locations[i]
@@ -405,6 +444,8 @@ func (c Config) String() string {
 	c.Nexudus.WebhookSecret = red(c.Nexudus.WebhookSecret)
 	c.Nexudus.WebhookToken = red(c.Nexudus.WebhookToken)
 	c.Temporal.APIKey = red(c.Temporal.APIKey)
+	c.Temporal.Encryption.Keys = red(c.Temporal.Encryption.Keys)
+	c.Codec.Token = red(c.Codec.Token)
 	type plain Config // no String method: avoids recursion
 	return fmt.Sprintf("%+v", plain(c))
 }

@@ -213,3 +213,75 @@ func TestTimingPerKind(t *testing.T) {
 		t.Errorf("booking timing %+v", bt)
 	}
 }
+
+// Passwords, tokens and access PINs travel to Salto and Nexudus: plain http:// is refused, naming the field,
+// unless it goes to this machine (the simulators in the dev stack and tests).
+func TestVendorURLsMustBeHTTPS(t *testing.T) {
+	withURL := func(from, to string) string { return strings.Replace(valid, from, to, 1) }
+	refused := []struct{ yaml, want string }{
+		{withURL("https://nexudus.example", "http://nexudus.example"),
+			`nexudus.base_url: "http://nexudus.example" is plain http:// to nexudus.example: use https://`},
+		{withURL("https://salto.example", "http://salto.example:8080"), "salto.api_url: "},
+		{withURL("https://identity.example/connect/token", "http://identity.example/connect/token"), "salto.token_url: "},
+		{withURL("client_id: acme", "client_id: acme\n  authorize_url: http://10.0.0.5/connect/authorize"), "salto.authorize_url: "},
+		{withURL("https://nexudus.example", "http://127.0.0.1.example.com"), "nexudus.base_url: "},
+		{withURL("https://nexudus.example", "http://0.0.0.0:8092"), "nexudus.base_url: "},
+		{withURL("https://nexudus.example", "ftp://nexudus.example"), "nexudus.base_url: \"ftp://nexudus.example\": the scheme must be https"},
+		{withURL("https://nexudus.example", "nexudus.example"), "nexudus.base_url: \"nexudus.example\" is not an absolute URL"},
+	}
+	for _, c := range refused {
+		_, err := Parse([]byte(c.yaml), env(secrets))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("got %v, want an error with %q", err, c.want)
+		}
+	}
+	for _, local := range []string{"http://127.0.0.1:8092", "http://127.8.9.10", "http://[::1]:8092", "http://localhost:8092",
+		"http://LOCALHOST", "https://nexudus.example:8443"} {
+		if _, err := Parse([]byte(withURL("https://nexudus.example", local)), env(secrets)); err != nil {
+			t.Errorf("%s refused: %v", local, err)
+		}
+	}
+	if _, err := Parse([]byte(withURL("https://salto.example", "http://127.0.0.1:8091")), env(secrets)); err != nil {
+		t.Errorf("http://127.0.0.1 for Salto refused: %v", err)
+	}
+}
+
+// The webhook receiver's limits have defaults that stop a slow client within 15 s and leave room for Nexudus'
+// bursts; each can be set, and nonsense is refused.
+func TestWebhookLimits(t *testing.T) {
+	c, err := Parse([]byte(valid), env(secrets))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := c.Webhooks
+	if w.ReadTimeout <= 0 || w.ReadTimeout > 15*time.Second || w.IdleTimeout <= 0 {
+		t.Errorf("timeouts %s/%s: want a read timeout within 15s", w.ReadTimeout, w.IdleTimeout)
+	}
+	if w.MaxConcurrent != 256 || w.RatePerSecond != 50 || w.RateBurst != 100 || w.ReplayWindow != 10*time.Minute || w.ReplayCacheSize < 1000 {
+		t.Errorf("defaults %+v", w)
+	}
+	c, err = Parse([]byte(valid+"webhooks:\n  read_timeout: 3s\n  max_concurrent: 8\n  rate_per_second: -1\n  replay_window: -1s\n"), env(secrets))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := c.Webhooks; w.ReadTimeout != 3*time.Second || w.MaxConcurrent != 8 || w.RatePerSecond != -1 || w.ReplayWindow != -time.Second {
+		t.Errorf("settings not taken: %+v", w)
+	}
+	_, err = Parse([]byte(valid+"webhooks:\n  max_concurrent: -2\n  rate_burst: -1\n  read_timeout: -1s\n  replay_cache_size: -5\n"), env(secrets))
+	for _, want := range []string{"webhooks.max_concurrent: -2: at least 1", "webhooks.rate_burst: -1", "webhooks.read_timeout: must not be negative",
+		"webhooks.replay_cache_size: -5"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("got %v, want %q", err, want)
+		}
+	}
+}
+
+func TestIsLoopbackHost(t *testing.T) {
+	for host, want := range map[string]bool{"127.0.0.1": true, "127.255.0.1": true, "::1": true, "[::1]": true, "localhost": true,
+		"localhost.": true, "::ffff:127.0.0.1": true, "10.0.0.1": false, "0.0.0.0": false, "::": false, "localhost.example": false,
+		"temporal": false, "": false} {
+		if got := IsLoopbackHost(host); got != want {
+			t.Errorf("IsLoopbackHost(%q) = %v", host, got)
+		}
+	}
+}

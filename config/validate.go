@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"net"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -28,9 +30,10 @@ func (es Errors) Error() string {
 }
 
 // Validate checks the configuration and reports every problem with its field.
-func (c *Config) Validate() error { return c.validate(true) }
+// A configuration built in code may leave temporal.encryption unset; a file may not (see Encryption).
+func (c *Config) Validate() error { return c.validate(true, false) }
 
-func (c *Config) validate(webhooks bool) error {
+func (c *Config) validate(webhooks, fromFile bool) error {
 	var errs Errors
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, &FieldError{Field: field, Problem: fmt.Sprintf(format, args...)})
@@ -62,6 +65,13 @@ func (c *Config) validate(webhooks bool) error {
 	if c.Nexudus.BaseURL == "" {
 		bad("nexudus.base_url", "required")
 	}
+	// Passwords, tokens and access PINs travel on these: plain HTTP only to this machine (simulators, tests).
+	for field, u := range map[string]string{"salto.api_url": c.Salto.APIURL, "salto.token_url": c.Salto.TokenURL,
+		"salto.authorize_url": c.Salto.AuthorizeURL, "nexudus.base_url": c.Nexudus.BaseURL} {
+		if problem := checkVendorURL(u); problem != "" {
+			bad(field, "%s", problem)
+		}
+	}
 	if c.Nexudus.Username == "" {
 		bad("nexudus.username", "required")
 	}
@@ -81,6 +91,8 @@ func (c *Config) validate(webhooks bool) error {
 	if c.Webhooks.MaxBodyBytes < 1024 {
 		bad("webhooks.max_body_bytes", "%d is too small (at least 1024)", c.Webhooks.MaxBodyBytes)
 	}
+	c.Webhooks.validate(bad)
+	c.validateEncryption(bad, fromFile)
 	if c.Sync.PollInterval < time.Second {
 		bad("sync.poll_interval", "%s is shorter than 1s", c.Sync.PollInterval)
 	}
@@ -186,4 +198,55 @@ func sortedKeys(m map[int64][]string) []int64 {
 	}
 	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
 	return keys
+}
+
+func (w *Webhooks) validate(bad func(field, format string, args ...any)) {
+	for name, d := range map[string]time.Duration{"read_timeout": w.ReadTimeout, "idle_timeout": w.IdleTimeout} {
+		if d < 0 {
+			bad("webhooks."+name, "must not be negative")
+		}
+	}
+	if w.MaxConcurrent < 1 {
+		bad("webhooks.max_concurrent", "%d: at least 1", w.MaxConcurrent)
+	}
+	if w.RatePerSecond > 0 && w.RateBurst < 1 {
+		bad("webhooks.rate_burst", "%d: at least 1 while rate_per_second is set", w.RateBurst)
+	}
+	if w.ReplayWindow > 0 && w.ReplayCacheSize < 1 {
+		bad("webhooks.replay_cache_size", "%d: at least 1 while replay_window is set", w.ReplayCacheSize)
+	}
+}
+
+// checkVendorURL says what is wrong with a Salto or Nexudus URL: anything but https, except http to a loopback
+// host. "" is fine (whether the URL is required is checked on its own).
+func checkVendorURL(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return fmt.Sprintf("%q is not an absolute URL", raw)
+	}
+	switch {
+	case u.Scheme == "https":
+		return ""
+	case u.Scheme == "http" && IsLoopbackHost(u.Hostname()):
+		return ""
+	case u.Scheme == "http":
+		return fmt.Sprintf("%q is plain http:// to %s: use https:// (http:// only to a loopback host: 127.0.0.1, ::1, localhost)",
+			raw, u.Hostname())
+	default:
+		return fmt.Sprintf("%q: the scheme must be https", raw)
+	}
+}
+
+// IsLoopbackHost reports whether host (a name or an address, without port) is this machine: localhost, 127.0.0.0/8
+// or ::1.
+func IsLoopbackHost(host string) bool {
+	host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

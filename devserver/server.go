@@ -397,6 +397,9 @@ func (s *Server) startUI() {
 // HostPort is the frontend gRPC address clients dial.
 func (s *Server) HostPort() string { return s.hostPort }
 
+// Port is the frontend's gRPC port (the one picked, when Options.FrontendPort was 0).
+func (s *Server) Port() int { return s.opts.FrontendPort }
+
 // Namespace the server was prepared with.
 func (s *Server) Namespace() string { return s.opts.Namespace }
 

@@ -145,6 +145,9 @@ func Start(ctx context.Context, o Options, out io.Writer) (*Stack, error) {
 	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
+	if err := privateDataDir(o.DataDir); err != nil {
+		return nil, fmt.Errorf("data folder: %w", err)
+	}
 	s := &Stack{stateDir: o.DataDir, logger: logger}
 	fresh := !exists(filepath.Join(o.DataDir, "temporal.db"))
 	secret, err := persistentSecret(filepath.Join(o.DataDir, "webhook-secret"))
@@ -175,6 +178,11 @@ func Start(ctx context.Context, o Options, out io.Writer) (*Stack, error) {
 	if err != nil {
 		s.shutdownServers()
 		return nil, err
+	}
+	// SQLite creates the database with the umask's mode; its journal and WAL files later copy the database's.
+	if err := privateDataDir(o.DataDir); err != nil {
+		s.shutdown()
+		return nil, fmt.Errorf("data folder: %w", err)
 	}
 	cfg := &config.Config{
 		Temporal: config.Temporal{Address: s.Temporal.HostPort()},
@@ -306,7 +314,13 @@ func (s *Stack) serve(ip string, port int, h http.Handler) (string, error) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	s.servers = append(s.servers, srv)
 	go func() { _ = srv.Serve(ln) }()
-	return "http://" + ln.Addr().String(), nil
+	addr := ln.Addr().(*net.TCPAddr)
+	if addr.IP.IsUnspecified() {
+		// Bound to every address: the worker in this process reaches it on loopback, the one address a plain
+		// http:// vendor URL is accepted on.
+		return "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(addr.Port)), nil
+	}
+	return "http://" + addr.String(), nil
 }
 
 func (s *Stack) restoreSimulators(fresh bool) error {
@@ -396,6 +410,23 @@ func writeAtomic(path string, data []byte) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// privateDataDir makes the data folder this user's only (0700, files 0600), also one an older version
+// created: it holds the webhook secret, API tokens and the Temporal database, with names and access PINs.
+func privateDataDir(dir string) error {
+	return filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+			return os.Chmod(path, 0o700)
+		case d.Type().IsRegular():
+			return os.Chmod(path, 0o600)
+		}
+		return nil // a symlink: not ours to change
+	})
 }
 
 func exists(path string) bool {

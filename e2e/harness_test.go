@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
-	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/nexsalto/nexsalto/access"
 	"github.com/nexsalto/nexsalto/config"
@@ -52,6 +51,8 @@ const (
 type stack struct {
 	t       testing.TB
 	srv     *devserver.Server
+	srvOpts devserver.Options
+	gate    *gate
 	tc      client.Client
 	salto   *saltoks.Server
 	nexudus *nexudussim.Server
@@ -74,6 +75,13 @@ type stackOptions struct {
 	// saltoPerSecond is the Salto client's rate (default 50).
 	saltoPerSecond float64
 	lead, lag      time.Duration
+	// nexudusGate puts the worker's way to the Nexudus API behind a gate (s.gate) that a test can close.
+	nexudusGate bool
+	// temporalFile keeps the embedded server's data in this SQLite file, so that restartServer resumes on it.
+	temporalFile string
+	// noWorker starts the server and the simulators but no in-process worker and registers no webhooks: the
+	// fault tests run the real worker command as a child process, which they kill, and register its URLs.
+	noWorker bool
 }
 
 func testLogger() *slog.Logger {
@@ -116,13 +124,16 @@ func newStack(t testing.TB, o stackOptions) *stack {
 	s.seedNexudus()
 
 	var err error
-	s.srv, err = devserver.Start(ctx, devserver.Options{UIPort: -1, SearchAttributes: access.SearchAttributes})
+	s.srvOpts = devserver.Options{UIPort: -1, SearchAttributes: access.SearchAttributes, DataFile: o.temporalFile}
+	s.srv, err = devserver.Start(ctx, s.srvOpts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.srv.Stop() })
+	s.srvOpts.FrontendPort = s.srv.Port() // a restart comes back where the clients dial
 	logger := testLogger()
-	s.tc, err = s.srv.NewClient(ctx, client.Options{Logger: sdklog.NewStructuredLogger(logger)})
+	// Dialled as the worker command dials (reconnect settings included).
+	s.tc, err = service.DialTemporal(ctx, config.Temporal{Address: s.srv.HostPort(), Namespace: s.srv.Namespace()}, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,6 +182,20 @@ func newStack(t testing.TB, o stackOptions) *stack {
 	if err := s.cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
+	if s.nx, err = service.NewNexudusClient(s.cfg.Nexudus); err != nil {
+		t.Fatal(err)
+	}
+	if s.sc, err = service.NewSaltoClient(s.cfg.Salto); err != nil {
+		t.Fatal(err)
+	}
+	if o.nexudusGate {
+		// Staff (s.nx) reach Nexudus directly; the worker through a gate that can cut it off.
+		s.gate = newGate(t, s.cfg.Nexudus.BaseURL)
+		s.cfg.Nexudus.BaseURL = s.gate.url
+	}
+	if o.noWorker {
+		return s
+	}
 	s.worker, err = service.NewWorker(s.cfg, s.tc, logger)
 	if err != nil {
 		t.Fatal(err)
@@ -184,21 +209,21 @@ func newStack(t testing.TB, o stackOptions) *stack {
 		defer cancel()
 		s.worker.Stop(ctx)
 	})
-	if s.nx, err = service.NewNexudusClient(s.cfg.Nexudus); err != nil {
-		t.Fatal(err)
-	}
-	if s.sc, err = service.NewSaltoClient(s.cfg.Salto); err != nil {
-		t.Fatal(err)
-	}
-	// Webhooks as an operator registers them in Nexudus: one URL per action, for location 1.
+	s.registerWebhooks(ctx, s.worker.WebhookAddr())
+	return s
+}
+
+// registerWebhooks registers one URL per action, for location 1, as an operator does in Nexudus: addr is the
+// receiver's host:port.
+func (s *stack) registerWebhooks(ctx context.Context, addr string) {
+	s.t.Helper()
 	for _, a := range nexudus.Actions() {
-		url := service.WebhookURL("http://"+s.worker.WebhookAddr(), s.cfg.Webhooks.PathPrefix, a, "")
+		url := service.WebhookURL("http://"+addr, s.cfg.Webhooks.PathPrefix, a, "")
 		if _, err := s.nx.CreateWebhook(ctx, nexudus.Webhook{Name: "nexsalto " + a.String(), Action: a, URL: url,
 			Active: true}); err != nil {
-			t.Fatal(err)
+			s.t.Fatal(err)
 		}
 	}
-	return s
 }
 
 var always = []saltoks.TimeSchedule{{Monday: true, Tuesday: true, Wednesday: true, Thursday: true, Friday: true,

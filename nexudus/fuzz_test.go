@@ -3,10 +3,12 @@ package nexudus
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // Webhook bodies come from the network: whatever the bytes, ParseWebhook answers a record or an error, never a
-// panic, and a record it accepts names the entity it is about (or, for an access-control update, possibly none).
+// panic, and a record it accepts is valid UTF-8 and names the entity it is about by an id within Nexudus' range
+// (or, for an access-control update, possibly none).
 func FuzzParseWebhook(f *testing.F) {
 	f.Add(uint8(0), []byte(`[{"Id":7,"CoworkerId":100,"ResourceId":10,"FromTime":"2026-12-01T10:00:00Z"}]`))
 	f.Add(uint8(1), []byte(`[{"Id":1,"Email":"josé@example.com","FullName":"José Müller 😀"}]`))
@@ -15,6 +17,9 @@ func FuzzParseWebhook(f *testing.F) {
 	f.Add(uint8(4), []byte(`[{"Id":"x"}]`))
 	f.Add(uint8(5), []byte(`[{"Id":5},{"Id":6}]`))
 	f.Add(uint8(6), []byte("\x00\xff["))
+	f.Add(uint8(1), []byte("[{\"Id\":1,\"FullName\":\"Jos\xe9\"}]"))
+	f.Add(uint8(3), []byte(`[{"id":7,"ResourceId":10}]`))
+	f.Add(uint8(3), []byte(`[{"Id":2147483648,"ResourceId":10}]`))
 	all := Actions()
 	f.Fuzz(func(t *testing.T, which uint8, body []byte) {
 		action := all[int(which)%len(all)]
@@ -29,6 +34,14 @@ func FuzzParseWebhook(f *testing.F) {
 		}
 		if rec.Action != action {
 			t.Errorf("record of action %s parsed as %s", action, rec.Action)
+		}
+		if !utf8.Valid(body) {
+			t.Errorf("accepted a body that is not UTF-8: %q", body)
+		}
+		for _, id := range []int{rec.Id, rec.CoworkerId, rec.BusinessId} {
+			if id < 0 || id > MaxID {
+				t.Errorf("accepted an id outside 0..%d: %v from %q", MaxID, rec, body)
+			}
 		}
 	})
 }
@@ -47,6 +60,14 @@ func FuzzVerifySignature(f *testing.F) {
 		good := Sign(secret, body)
 		if err := VerifySignature(secret, body, good); err != nil {
 			t.Fatalf("the documented signature does not verify: %v", err)
+		}
+		// As the receiver reads it: in pieces, here of 1 to 7 bytes.
+		v, size := NewVerifier(secret), len(header)%7+1
+		for i := 0; i < len(body); i += size {
+			_, _ = v.Write(body[i:min(i+size, len(body))])
+		}
+		if err := v.Verify(good); err != nil {
+			t.Fatalf("the documented signature does not verify in pieces of %d bytes: %v", size, err)
 		}
 		if err := VerifySignature(secret, body, strings.ToLower(good)); err != nil {
 			t.Fatalf("a lower-case signature does not verify: %v", err)

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"hash"
 	"strings"
 	"unicode/utf8"
 )
@@ -82,22 +83,97 @@ func SignRawUTF8(secret, body []byte) string {
 // signed body can swap "é" for "ü" without breaking its signature. A webhook is a hint
 // to re-read the entity, so that is harmless here; do not trust its text for more.
 func VerifySignature(secret, body []byte, header string) error {
-	if len(secret) == 0 {
-		return ErrNoSecret
-	}
+	v := NewVerifier(secret)
+	_, _ = v.Write(body)
+	return v.Verify(header)
+}
+
+// ParseSignature decodes a SignatureHeader value, so that a receiver can refuse a
+// missing or malformed one before it reads the body.
+func ParseSignature(header string) ([]byte, error) {
 	header = strings.TrimSpace(header)
 	if header == "" {
-		return ErrSignatureMissing
+		return nil, ErrSignatureMissing
 	}
 	got, err := hex.DecodeString(header)
 	if err != nil || len(got) != sha256.Size {
-		return ErrSignatureMalformed
+		return nil, ErrSignatureMalformed
 	}
-	if hmac.Equal(got, hmacSHA256(asciiFold(secret), asciiFold(body))) {
+	return got, nil
+}
+
+// Verifier is VerifySignature for a body read in pieces: the receiver writes the body
+// into it as it reads it (within its size limit) and needs no second pass.
+type Verifier struct {
+	noSecret    bool
+	folded, raw hash.Hash
+	secretASCII bool
+	bodyASCII   bool
+	tail        []byte // an incomplete UTF-8 sequence at the end of the last Write
+	buf         []byte
+}
+
+// NewVerifier starts verifying a body signed with secret; Verify with an empty secret
+// is ErrNoSecret.
+func NewVerifier(secret []byte) *Verifier {
+	return &Verifier{noSecret: len(secret) == 0, folded: hmac.New(sha256.New, asciiFold(secret)),
+		raw: hmac.New(sha256.New, secret), secretASCII: isASCII(secret), bodyASCII: true}
+}
+
+// Write adds the next bytes of the body; it never fails.
+func (v *Verifier) Write(p []byte) (int, error) {
+	v.raw.Write(p)
+	b := p
+	if len(v.tail) > 0 {
+		b = append(v.tail, p...)
+	}
+	rest := v.fold(b, false)
+	v.tail = append(v.tail[:0:0], rest...)
+	return len(p), nil
+}
+
+// fold hashes the ASCII-folded form of b (asciiFold's rules) and returns the
+// incomplete rune it ends with, unless final: that rune may continue in the next Write.
+func (v *Verifier) fold(b []byte, final bool) []byte {
+	out := v.buf[:0]
+	i := 0
+	for i < len(b) {
+		if b[i] < utf8.RuneSelf {
+			out = append(out, b[i])
+			i++
+			continue
+		}
+		v.bodyASCII = false
+		if !final && !utf8.FullRune(b[i:]) {
+			break
+		}
+		_, n := utf8.DecodeRune(b[i:]) // n is 1 for an invalid byte
+		out = append(out, '?')
+		i += n
+	}
+	v.folded.Write(out)
+	v.buf = out[:0]
+	return b[i:]
+}
+
+// Verify checks header against the body written so far; see VerifySignature.
+func (v *Verifier) Verify(header string) error {
+	if v.noSecret {
+		return ErrNoSecret
+	}
+	got, err := ParseSignature(header)
+	if err != nil {
+		return err
+	}
+	if len(v.tail) > 0 {
+		v.fold(v.tail, true)
+		v.tail = nil
+	}
+	if hmac.Equal(got, v.folded.Sum(nil)) {
 		return nil
 	}
 	// For all-ASCII input the raw HMAC is the one just compared.
-	if !(isASCII(secret) && isASCII(body)) && hmac.Equal(got, hmacSHA256(secret, body)) {
+	if !(v.secretASCII && v.bodyASCII) && hmac.Equal(got, v.raw.Sum(nil)) {
 		return nil
 	}
 	return ErrSignatureMismatch

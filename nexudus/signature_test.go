@@ -86,3 +86,30 @@ func TestSignatureOfNonASCIIText(t *testing.T) {
 		})
 	}
 }
+
+// The receiver verifies the body as it reads it, in pieces of any size: a multi-byte character split between two
+// reads folds to one '?' as it does in one piece, so every split gives VerifySignature's answer.
+func TestVerifierInPieces(t *testing.T) {
+	secret := []byte("clé")
+	body := []byte(`[{"Id":77,"FullName":"José 😀 €","Bad":"` + "\xe2\x82" + `x"}]` + "\xf0\x9f")
+	for _, header := range []string{Sign(secret, body), SignRawUTF8(secret, body), Sign(secret, []byte("other")), "", "zz"} {
+		want := VerifySignature(secret, body, header)
+		for size := 1; size <= len(body); size++ {
+			v := NewVerifier(secret)
+			for i := 0; i < len(body); i += size {
+				_, _ = v.Write(body[i:min(i+size, len(body))])
+			}
+			assert.Equal(t, want, v.Verify(header), "pieces of %d bytes", size)
+		}
+	}
+	assert.NoError(t, VerifySignature(secret, body, Sign(secret, body)))
+	assert.NoError(t, VerifySignature(secret, body, SignRawUTF8(secret, body)))
+
+	sig, err := ParseSignature(" " + strings.ToLower(Sign(secret, body)) + " ")
+	assert.NoError(t, err)
+	assert.Len(t, sig, 32)
+	_, err = ParseSignature("")
+	assert.ErrorIs(t, err, ErrSignatureMissing)
+	_, err = ParseSignature("abc")
+	assert.ErrorIs(t, err, ErrSignatureMalformed)
+}

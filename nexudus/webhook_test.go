@@ -193,3 +193,71 @@ func TestParseWebhookUndocumentedActions(t *testing.T) {
 		assert.Equal(t, want, r.CoworkerId, body)
 	}
 }
+
+// ParseWebhook refuses, with the reason, what encoding/json would take silently and Nexudus never sends: bytes
+// that are not UTF-8, a field name in another case (json matches "id" to Id), a key given twice, an id outside
+// Nexudus' positive 32-bit range, and a record of another entity than the action carries.
+func TestParseWebhookStrict(t *testing.T) {
+	cases := []struct {
+		name   string
+		action Action
+		body   string
+		want   error
+		inMsg  string
+	}{
+		{"invalid UTF-8", ActionCoworkerUpdate, "[{\"Id\":1,\"FullName\":\"Jos\xe9\"}]", ErrWebhookNotUTF8, "offset 24"},
+		{"truncated UTF-8 sequence", ActionCoworkerUpdate, "[{\"Id\":1,\"FullName\":\"x\xe2\x82\"}]", ErrWebhookNotUTF8, ""},
+		{"lowercase id", ActionBookingUpdate, `[{"id":123,"ResourceId":4}]`, ErrWebhookFieldName, `"id" is not "Id"`},
+		{"uppercase ID", ActionBookingUpdate, `[{"ID":123,"ResourceId":4}]`, ErrWebhookFieldName, `"ID" is not "Id"`},
+		{"Id and id", ActionBookingUpdate, `[{"Id":123,"id":124}]`, ErrWebhookFieldName, `"id"`},
+		{"camelCase routing id", ActionBookingUpdate, `[{"Id":123,"coworkerId":5}]`, ErrWebhookFieldName, `"CoworkerId"`},
+		{"Kelvin sign, which json folds to k", ActionCoworkerContractCancel, "[{\"Id\":1,\"Des\u212as\":[]}]", ErrWebhookFieldName, "Desks"},
+		{"nested field in another case", ActionCoworkerContractCancel, `[{"Id":1,"Desks":[{"id":3}]}]`, ErrWebhookFieldName, `"Desks[0].id" is not "Id"`},
+		{"key given twice", ActionBookingUpdate, `[{"Id":1,"ResourceId":4,"Id":2}]`, ErrWebhookFieldName, "twice"},
+		{"Id above Int32", ActionBookingUpdate, `[{"Id":2147483648,"ResourceId":4}]`, ErrWebhookIDRange, "2147483648"},
+		{"Id 0", ActionBookingUpdate, `[{"Id":0,"ResourceId":4}]`, ErrWebhookNoID, ""},
+		{"negative Id", ActionBookingUpdate, `[{"Id":-7,"ResourceId":4}]`, ErrWebhookIDRange, "-7"},
+		{"negative CoworkerId", ActionBookingUpdate, `[{"Id":1,"CoworkerId":-5}]`, ErrWebhookIDRange, "CoworkerId -5"},
+		{"ResourceId above Int32", ActionBookingUpdate, `[{"Id":1,"ResourceId":4294967296}]`, ErrWebhookIDRange, "ResourceId"},
+		{"desk id list", ActionCoworkerContractCancel, `[{"Id":1,"FloorPlanDeskIds":"30,-31"}]`, ErrWebhookIDRange, "FloorPlanDeskIds -31"},
+		{"contract desk object", ActionCoworkerContractCancel, `[{"Id":1,"Desks":[{"Id":2147483648}]}]`, ErrWebhookIDRange, "Desks.Id"},
+		{"access control with Id 0", ActionAccessControlUpdate, `[{"Id":0,"CoworkerId":5}]`, ErrWebhookNoID, ""},
+		{"access control with a coworker id too large", ActionAccessControlUpdate, `[{"CoworkerId":2147483648}]`, ErrWebhookIDRange, ""},
+		{"booking to VisitorRegistered", ActionVisitorRegistered, bookingBody, ErrWebhookWrongKind, "a Booking record (it has ResourceId) posted to VisitorRegistered, which carries a Visitor"},
+		{"booking to CoworkerContractCancel", ActionCoworkerContractCancel, bookingBody, ErrWebhookWrongKind, "Booking"},
+		{"booking to CoworkerUpdate", ActionCoworkerUpdate, bookingBody, ErrWebhookWrongKind, "Booking"},
+		{"visitor to BookingCreate", ActionBookingCreate, `[{"Id":9,"ExpectedArrival":"2026-12-01T10:00:00Z","VisitorCode":"4417"}]`, ErrWebhookWrongKind, "Visitor"},
+		{"coworker to VisitorCheckedin", ActionVisitorCheckedin, `[{"Id":9,"FullName":"Ada","AccessCardId":"A1"}]`, ErrWebhookWrongKind, "Coworker"},
+		{"desk to BookingDelete", ActionBookingDelete, `[{"Id":31,"ItemType":2,"CoworkerContractIds":"5"}]`, ErrWebhookWrongKind, "FloorPlanDesk"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := ParseWebhook(c.action, []byte(c.body))
+			if c.want == nil {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.ErrorIs(t, err, c.want)
+			assert.Contains(t, err.Error(), c.inMsg)
+		})
+	}
+
+	// What Nexudus does send still parses: the largest id, unknown fields (whatever their case), a record with
+	// no telling field, a check-in posted to the customer check-in action, anything naming a customer for
+	// "Access control updated".
+	for _, ok := range []struct {
+		action Action
+		body   string
+	}{
+		{ActionBookingUpdate, `[{"Id":2147483647,"ResourceId":2147483647,"CoworkerId":0}]`},
+		{ActionBookingUpdate, `[{"Id":1,"ResourceId":4,"SomethingNew":{"id":1,"ID":2},"notes2":"x"}]`},
+		{ActionVisitorRegistered, `[{"Id":5}]`},
+		{ActionCoworkerCheckin, `[{"Id":5,"CoworkerId":77,"BusinessId":3,"FromTime":"2026-11-30T09:00:00Z","Source":2}]`},
+		{ActionAccessControlUpdate, bookingBody},
+		{ActionCoworkerContractCancel, `[{"Id":88,"CoworkerId":100,"StartDate":"2026-11-01T00:00:00","Active":true,"FloorPlanDeskIds":"30,31"}]`},
+	} {
+		_, err := ParseWebhook(ok.action, []byte(ok.body))
+		assert.NoError(t, err, "%s %s", ok.action, ok.body)
+	}
+}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/go-resty/resty/v2"
 	"golang.org/x/oauth2"
-	"golang.org/x/time/rate"
 )
 
 // Client calls the Salto KS Connect API. It is safe for concurrent use.
@@ -24,7 +23,7 @@ type Client struct {
 	cfg     Config
 	api     *url.URL
 	http    *resty.Client
-	limiter *rate.Limiter
+	limiter *pacer
 	oauth   *oauth2.Config
 	tokens  *tokenManager
 	now     func() time.Time
@@ -68,8 +67,7 @@ func New(cfg Config) (*Client, error) {
 		now:   time.Now,
 	}
 	if cfg.RequestsPerSecond > 0 {
-		// Burst 1: requests are spaced evenly, so the client never bursts past a server-side limit.
-		c.limiter = rate.NewLimiter(rate.Limit(cfg.RequestsPerSecond), 1)
+		c.limiter = newPacer(cfg.RequestsPerSecond, time.Now)
 	}
 	c.tokens = &tokenManager{
 		oauth:    oc,
@@ -146,7 +144,7 @@ func (c *Client) call(ctx context.Context, method string, u *url.URL, body any) 
 	rejected := ""
 	for attempt := 0; ; attempt++ {
 		if c.limiter != nil {
-			if err := c.limiter.Wait(ctx); err != nil {
+			if err := c.limiter.wait(ctx); err != nil {
 				e := transportError(method, path, err)
 				if !errors.Is(err, context.Canceled) {
 					e.Kind = KindTransient // the deadline is too close for the next slot; later it may fit

@@ -9,7 +9,9 @@ import (
 	"crypto/x509"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
+	"strings"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/opentelemetry"
@@ -32,6 +34,7 @@ func DialTemporal(ctx context.Context, t config.Temporal, logger *slog.Logger) (
 		return nil, fmt.Errorf("temporal tracing: %w", err)
 	}
 	opts.Interceptors = []interceptor.ClientInterceptor{tracing}
+	opts.ConnectionOptions.DialOptions = append(opts.ConnectionOptions.DialOptions, resumeAtOnce()...)
 	if t.TLS.Enabled || t.TLS.CAFile != "" || t.TLS.CertFile != "" || t.APIKey != "" {
 		tc, err := tlsConfig(t.TLS)
 		if err != nil {
@@ -42,11 +45,27 @@ func DialTemporal(ctx context.Context, t config.Temporal, logger *slog.Logger) (
 	if t.APIKey != "" {
 		opts.Credentials = client.NewAPIKeyStaticCredentials(t.APIKey)
 	}
+	if opts.ConnectionOptions.TLS == nil && !config.IsLoopbackHost(temporalHost(t.Address)) && logger != nil {
+		// Workflow inputs and histories (names, emails, access PINs) would cross the network in clear.
+		logger.Warn("Temporal connection is not encrypted", "Address", t.Address,
+			"Hint", "set temporal.tls.enabled (or a CA, client certificate or TEMPORAL_API_KEY) unless this network is private")
+	}
 	c, err := client.DialContext(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("connect to temporal at %s (namespace %s): %w", t.Address, t.Namespace, err)
 	}
 	return c, nil
+}
+
+// temporalHost is the host of a Temporal address ("host:port", possibly "dns:///host:port").
+func temporalHost(addr string) string {
+	if i := strings.LastIndex(addr, "/"); i >= 0 {
+		addr = addr[i+1:]
+	}
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
 }
 
 func tlsConfig(t config.TLS) (*tls.Config, error) {

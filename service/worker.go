@@ -152,7 +152,7 @@ func (w *Worker) Start() error {
 		return fmt.Errorf("webhook receiver on %s: %w", cfg.Webhooks.Listen, err)
 	}
 	w.listener = ln
-	w.server = &http.Server{Handler: w.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	w.server = NewWebhookServer(cfg.Webhooks, w.Handler(), w.Logger)
 	go func() {
 		if err := w.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			w.Logger.Error("webhook receiver stopped", "Error", err)
@@ -175,16 +175,12 @@ func (w *Worker) Handler() http.Handler {
 		MaxBody:   cfg.Webhooks.MaxBodyBytes,
 		Locations: cfg.LocationIDs(),
 		Logger:    w.Logger,
+		// Replays refused within this window (a delivery already accepted).
+		ReplayWindow:    cfg.Webhooks.ReplayWindow,
+		ReplayCacheSize: cfg.Webhooks.ReplayCacheSize,
 	})
-	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
-		defer cancel()
-		if _, err := w.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-			http.Error(rw, "temporal: "+err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		_, _ = rw.Write([]byte("ok\n"))
-	})
+	// Healthy or not, never why: Temporal's error text names internal hosts.
+	mux.HandleFunc("GET /healthz", healthHandler(w.Temporal, w.Logger))
 	return mux
 }
 

@@ -8,6 +8,9 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -27,9 +30,20 @@ func main() {
 		"add the search attributes the workflows use to the namespace if missing (needs operator rights; not on Temporal Cloud)")
 	logLevel := flag.String("log-level", "info", "debug, info, warn or error")
 	logJSON := flag.Bool("log-json", false, "log as JSON lines")
+	debugListen := flag.String("debug-listen", "",
+		"serve net/http/pprof (goroutine and heap profiles) on this loopback address, e.g. 127.0.0.1:6060; empty: off")
 	flag.Parse()
 
 	logger := newLogger(*logLevel, *logJSON)
+	if *debugListen != "" {
+		ln, err := listenDebug(*debugListen)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "--debug-listen:", err)
+			os.Exit(2)
+		}
+		go serveDebug(ln, logger)
+		logger.Info("debug listener", "Address", "http://"+ln.Addr().String()+"/debug/pprof/")
+	}
 	if err := run(*cfgPath, *registerSA, logger); err != nil {
 		logger.Error("worker stopped", "Error", err)
 		var cfgErr config.Errors
@@ -100,6 +114,46 @@ func registerSearchAttributes(ctx context.Context, op operatorservice.OperatorSe
 		return fmt.Errorf("add search attributes: %w", err)
 	}
 	return nil
+}
+
+// listenDebug listens for the debug endpoints, on a loopback address only. They are for operators who need a
+// goroutine or heap profile of a running worker (a leak, a stuck call) without restarting it; they have no
+// authentication and expose the process's internals (stacks, command line, arguments of calls), so they must
+// never be reachable from the network the webhook receiver faces.
+func listenDebug(addr string) (net.Listener, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("%q is not a loopback address (127.0.0.1, [::1] or localhost): the profiles are "+
+			"unauthenticated", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	// "localhost" is resolved by the system: check what was actually bound.
+	if ta, ok := ln.Addr().(*net.TCPAddr); !ok || !ta.IP.IsLoopback() {
+		_ = ln.Close()
+		return nil, fmt.Errorf("%q resolved to %s, not a loopback address", addr, ln.Addr())
+	}
+	return ln, nil
+}
+
+// serveDebug serves net/http/pprof on a mux of its own: nothing else that registers on http.DefaultServeMux
+// is exposed by accident.
+func serveDebug(ln net.Listener, logger *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index) // goroutine, heap, allocs, block, mutex, threadcreate
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	if err := srv.Serve(ln); err != nil {
+		logger.Error("debug listener stopped", "Error", err)
+	}
 }
 
 func newLogger(level string, asJSON bool) *slog.Logger {

@@ -135,8 +135,16 @@ func (w *customerRun) drain(ctx workflow.Context) bool {
 		msgs = append(msgs, msg{true, c})
 		c = access.AccessChange{}
 	}
-	changed := false
-	for w.relinks.ReceiveAsync(nil) || w.legacyRelinks.ReceiveAsync(nil) {
+	changed, asOf := false, time.Time{}
+	for {
+		var rl access.Relink
+		if w.relinks.ReceiveAsync(&rl) {
+			asOf = relinkAsOf(changed, asOf, rl.UpdatedOn)
+		} else if w.legacyRelinks.ReceiveAsync(nil) {
+			asOf = relinkAsOf(changed, asOf, time.Time{})
+		} else {
+			break
+		}
 		changed = true
 	}
 	var repairs []access.Repair
@@ -172,7 +180,7 @@ func (w *customerRun) drain(ctx workflow.Context) bool {
 		clear(w.st.Blocked)
 		w.st.UserProblem = ""
 		if w.st.User != nil || len(w.st.Ledger) > 0 {
-			w.st.Refresh = true
+			w.refresh(asOf)
 		}
 		w.note(now, access.Change{Action: access.ActionChanged, Reason: "coworker changed in Nexudus"})
 	}
@@ -229,7 +237,7 @@ func (w *customerRun) next() (step, bool) {
 			return step{kind: stepSubscribe}, true
 		}
 	}
-	w.st.Refresh = false
+	w.st.Refresh, w.st.RefreshAsOf = false, time.Time{}
 	if u != nil {
 		for _, g := range want {
 			if !slices.Contains(w.st.Applied, g) {
@@ -415,4 +423,25 @@ func (w *customerRun) details() string {
 			strings.Join(w.st.Foreign, ", "))
 	}
 	return b.String()
+}
+
+// refresh asks for the Salto user to be linked again with a coworker record at least as new as asOf (zero:
+// read it anew). Requests that meet before the link keep the strictest.
+func (w *customerRun) refresh(asOf time.Time) {
+	w.st.RefreshAsOf = relinkAsOf(w.st.Refresh, w.st.RefreshAsOf, asOf)
+	w.st.Refresh = true
+}
+
+// relinkAsOf combines the record age a pending relink needs with another's: zero (read anew) wins, else the
+// newer.
+func relinkAsOf(pending bool, have, more time.Time) time.Time {
+	switch {
+	case !pending:
+		return more
+	case have.IsZero() || more.IsZero():
+		return time.Time{}
+	case more.After(have):
+		return more
+	}
+	return have
 }

@@ -21,7 +21,7 @@ func (w *customerRun) applyCustomerDeleted(now time.Time, d access.CustomerDelet
 		w.applyRevoke(now, access.AccessChange{Entitlement: key, Reason: reason, AsOf: asOf})
 	}
 	// Linking again would read a coworker that no longer exists.
-	w.st.PolicyDue, w.st.Refresh = true, false
+	w.st.PolicyDue, w.st.Refresh, w.st.RefreshAsOf = true, false, time.Time{}
 	w.note(now, access.Change{Action: access.ActionChanged, Reason: reason + ": no access left, policy " +
 		string(w.loc.Policy) + " applies now"})
 }

@@ -32,7 +32,7 @@ func (w *customerRun) applyRepair(ctx workflow.Context, now time.Time, r access.
 	case r.User == nil && u != nil, r.User != nil && u.PlatformUserID != r.User.PlatformUserID:
 		// Reconciliation matched another user, or none: link again, which finds out which one is right; the
 		// next reconciliation compares again.
-		w.st.Refresh = true
+		w.refresh(time.Time{})
 		w.note(now, access.Change{Action: access.ActionRepair, Reason: r.Reason + " (the Salto user differs: linking again)"})
 		return
 	}

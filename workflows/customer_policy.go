@@ -42,16 +42,19 @@ func (w *customerRun) link(ctx workflow.Context) {
 	subscribe := len(w.wanted()) > 0
 	req := access.EnsureUserRequest{Customer: w.in.Customer, SiteID: w.loc.SiteID, Known: w.st.User,
 		Subscribe: subscribe, Relink: w.st.Refresh}
+	if w.st.Refresh {
+		req.RelinkAsOf = w.st.RefreshAsOf
+	}
 	u, err := call(ctx, w, fn(a.EnsureSaltoUser), req, "find or create Salto user", nil)
 	switch w.result(ctx, err, "could not find or create the Salto user") {
 	case final:
 		w.st.UserProblem = errText(err)
-		w.st.Refresh = false
+		w.st.Refresh, w.st.RefreshAsOf = false, time.Time{}
 		return
 	case transient:
 		return
 	}
-	w.st.Refresh = false
+	w.st.Refresh, w.st.RefreshAsOf = false, time.Time{}
 	now := workflow.Now(ctx)
 	if !u.Known() {
 		// The user is gone from Salto and nothing needed a new one.

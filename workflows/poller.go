@@ -215,7 +215,8 @@ func (w *pollerRun) dedup(res access.PollResult) ([]access.Dispatch, int) {
 			batch[key] = true
 			fresh++
 			if rec.Action != access.DispatchSkip {
-				items = append(items, access.Dispatch{Entity: ec.Entity, ID: rec.ID, Action: rec.Action})
+				items = append(items, access.Dispatch{Entity: ec.Entity, ID: rec.ID, Action: rec.Action,
+					UpdatedOn: rec.UpdatedOn})
 			}
 		}
 	}

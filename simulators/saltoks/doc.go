@@ -56,10 +56,11 @@
 //
 //	GET    /admin/faults                      current faults: {"error_rate","rate_limit_rate",
 //	                                          "unauthorized_rate","retry_after_seconds","latency_ms",
-//	                                          "requests_per_second"}
+//	                                          "requests_per_second","lost_answer_rate"}
 //	PUT    /admin/faults                      replace the faults (same body); rates are fractions 0..1
 //	GET    /admin/stats                       {"calls": {"GET /v1.2/sites/{site}/users": n, ...},
 //	                                          "responses": {"200": n, "429": n, ...}, "total": n}
+//	                                          (response "0": a write carried out, its answer lost)
 //	DELETE /admin/stats                       reset the counters
 //	POST   /admin/tokens/revoke               invalidate every access token (refresh tokens stay valid)
 //	GET    /admin/guesses                     the answers chosen where live behaviour is unknown:

@@ -26,6 +26,10 @@ type Faults struct {
 	// RequestsPerSecond, when positive, is a real token bucket over all API calls (burst: one second's worth);
 	// calls above it are answered 429 with the Retry-After the bucket needs.
 	RequestsPerSecond float64
+	// LostAnswerRate is the fraction of writes (POST, PUT, PATCH, DELETE) that are carried out but never
+	// answered: the connection is closed instead, as when the network drops after Salto acted. The client
+	// cannot tell such a write from one that never arrived.
+	LostAnswerRate float64
 }
 
 type faultsWire struct {
@@ -35,6 +39,7 @@ type faultsWire struct {
 	RetryAfterSeconds int     `json:"retry_after_seconds"`
 	LatencyMS         int64   `json:"latency_ms"`
 	RequestsPerSecond float64 `json:"requests_per_second"`
+	LostAnswerRate    float64 `json:"lost_answer_rate"`
 }
 
 // MarshalJSON uses the admin API's field names and units.
@@ -46,6 +51,7 @@ func (f Faults) MarshalJSON() ([]byte, error) {
 		RetryAfterSeconds: int(f.RetryAfter / time.Second),
 		LatencyMS:         f.Latency.Milliseconds(),
 		RequestsPerSecond: f.RequestsPerSecond,
+		LostAnswerRate:    f.LostAnswerRate,
 	})
 }
 
@@ -62,6 +68,7 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 		RetryAfter:        time.Duration(w.RetryAfterSeconds) * time.Second,
 		Latency:           time.Duration(w.LatencyMS) * time.Millisecond,
 		RequestsPerSecond: w.RequestsPerSecond,
+		LostAnswerRate:    w.LostAnswerRate,
 	}
 	return nil
 }
@@ -69,6 +76,7 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 func (f Faults) validate() error {
 	for name, v := range map[string]float64{
 		"error_rate": f.ErrorRate, "rate_limit_rate": f.RateLimitRate, "unauthorized_rate": f.UnauthorizedRate,
+		"lost_answer_rate": f.LostAnswerRate,
 	} {
 		if v < 0 || v > 1 || math.IsNaN(v) {
 			return fmt.Errorf("%s must be between 0 and 1", name)
@@ -91,6 +99,7 @@ func (f Faults) normalized() Faults {
 	f.ErrorRate = clamp01(f.ErrorRate)
 	f.RateLimitRate = clamp01(f.RateLimitRate)
 	f.UnauthorizedRate = clamp01(f.UnauthorizedRate)
+	f.LostAnswerRate = clamp01(f.LostAnswerRate)
 	f.RetryAfter = max(f.RetryAfter, 0)
 	f.Latency = max(f.Latency, 0)
 	if math.IsNaN(f.RequestsPerSecond) || f.RequestsPerSecond < 0 {
@@ -165,6 +174,16 @@ func (s *Server) injectFault(r *http.Request) (reply, bool) {
 	return reply{}, false
 }
 
+// loseAnswer decides, for a write the handler carried out, whether its answer is lost.
+func (s *Server) loseAnswer(r *http.Request) bool {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.faults.LostAnswerRate > 0 && s.rng.Float64() < s.faults.LostAnswerRate
+}
+
 func rateLimited(d time.Duration) reply {
 	secs := max(defaultRetryAfterSec, int(math.Ceil(d.Seconds())))
 	rep := errReply(http.StatusTooManyRequests, CodeRateLimited, "Too many requests")
@@ -173,7 +192,7 @@ func rateLimited(d time.Duration) reply {
 }
 
 // Stats counts calls by method and path template (for example "GET /v1.2/sites/{site}/users") and responses by
-// status code, since the last reset.
+// status code (0: a write carried out whose answer was lost, Faults.LostAnswerRate), since the last reset.
 type Stats struct {
 	Calls     map[string]int `json:"calls"`
 	Responses map[int]int    `json:"responses"`

@@ -224,10 +224,24 @@ func (s *Server) api(pattern string, h func(*http.Request) reply) {
 		}
 		if !done {
 			rep = h(r)
+			if s.loseAnswer(r) {
+				s.countResponse(0) // Stats: status 0 is an answer lost
+				dropConnection(w)
+				return
+			}
 		}
 		s.countResponse(rep.status)
 		writeReply(w, rep)
 	})
+}
+
+// dropConnection closes the client's connection without an answer.
+func dropConnection(w http.ResponseWriter) {
+	if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+		_ = conn.Close()
+		return
+	}
+	panic(http.ErrAbortHandler) // HTTP/2: abort the stream instead
 }
 
 func writeReply(w http.ResponseWriter, rep reply) {

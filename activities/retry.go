@@ -1,0 +1,77 @@
+package activities
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+
+	"github.com/nexsalto/nexsalto/salto"
+)
+
+// How a Salto call that failed is tried again. A Salto call is only made while its grant or revoke is due, so
+// the next try is never far away: the delay doubles from saltoRetryFirst to saltoRetryCap (a few seconds,
+// however long the outage lasts), and each is drawn between half and all of that, so that the calls that
+// failed together do not all come back in the same instant. When Salto returns, what is due is therefore
+// tried again within saltoRetryCap, and the client's rate limit drains it in the order it fell due (see
+// salto.WithDue), at the rate and no faster. Salto's own Retry-After, when it gives one, wins.
+const (
+	saltoRetryFirst = 500 * time.Millisecond
+	saltoRetryCap   = 2 * time.Second
+	// saltoHeartbeatEvery is well inside the workflows' heartbeat timeout for Salto calls (10 s).
+	saltoHeartbeatEvery = 3 * time.Second
+)
+
+// saltoRetryDelay is the delay after the failed attempt n (1 for the first).
+func saltoRetryDelay(attempt int32) time.Duration {
+	d := saltoRetryCap
+	if attempt >= 1 && attempt < 16 {
+		d = min(saltoRetryFirst<<(attempt-1), saltoRetryCap)
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// attemptOf is the activity's attempt, 1 outside an activity.
+func attemptOf(ctx context.Context) int32 {
+	if activity.IsActivity(ctx) {
+		return activity.GetInfo(ctx).Attempt
+	}
+	return 1
+}
+
+// saltoActivity prepares a Salto activity: its calls are due since the activity was first scheduled (its
+// retries keep that instant), so that a backlog after an outage drains oldest first, and it keeps itself
+// alive (keepAlive) until done is called.
+func saltoActivity(ctx context.Context) (_ context.Context, done func()) {
+	if !activity.IsActivity(ctx) {
+		return ctx, func() {}
+	}
+	return salto.WithDue(ctx, activity.GetInfo(ctx).ScheduledTime), keepAlive(ctx)
+}
+
+// keepAlive heartbeats a Salto activity every saltoHeartbeatEvery once it has run that long, until the returned
+// func is called: an attempt queued behind a burst stays alive, and one whose worker died is retried after the
+// workflow's heartbeat timeout instead of its minute-long attempt timeout. Attempts shorter than that (nearly
+// all) send no heartbeat at all, so they cost the Temporal service nothing more.
+func keepAlive(ctx context.Context) (stop func()) {
+	if !activity.IsActivity(ctx) || activity.GetInfo(ctx).IsLocalActivity || activity.GetInfo(ctx).HeartbeatTimeout == 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(saltoHeartbeatEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				activity.RecordHeartbeat(ctx)
+			}
+		}
+	}()
+	return func() { close(done) }
+}

@@ -1,0 +1,184 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nexsalto/nexsalto/nexudus"
+)
+
+// TestFaultSoak runs the worker command for NEXSALTO_SOAK (e.g. 30m; go test -timeout must be longer) at 5
+// booking webhooks a second, each booking granted and revoked within the run, and samples the worker's
+// resident memory and goroutines every 10 s after a 2-minute warm-up. A leak shows as growth from the first
+// samples to the last: the test fails when either ends more than 10% above where it started, or when a
+// grant or revoke is lost.
+//
+//	NEXSALTO_SOAK=30m go test -count=1 -run TestFaultSoak -v -timeout 45m ./e2e/
+func TestFaultSoak(t *testing.T) {
+	raw := os.Getenv("NEXSALTO_SOAK")
+	if raw == "" {
+		t.Skip("soak: set NEXSALTO_SOAK to a duration (30m), with a longer -timeout")
+	}
+	run, err := time.ParseDuration(raw)
+	if err != nil || run < 3*time.Minute {
+		t.Fatalf("NEXSALTO_SOAK=%q: a duration of at least 3m (2 of warm-up, then 10 s samples)", raw)
+	}
+	const (
+		perSecond   = 5
+		warmUp      = 2 * time.Minute
+		sampleEvery = 10 * time.Second
+		lead, lag   = 2 * time.Second, 2 * time.Second
+		bound       = 60 * time.Second
+		pool        = 400 // customers at most, so Salto's user count stays that of a real location
+		firstPool   = 100 // introduced one a second, then one every 20 s
+	)
+	s := newStack(t, stackOptions{noWorker: true, lead: lead, lag: lag})
+	// The bookings stand in for customers booking in the Nexudus portal, which costs the API nothing; made
+	// through the API, 5 a second exceed the daily write cap in 8 minutes. The worker's own budget (its
+	// configuration: 120 calls a minute, 2,500 writes a day) is unchanged.
+	f := s.nexudus.Faults()
+	f.WritesPerDay = 0
+	if err := s.nexudus.SetFaults(f); err != nil {
+		t.Fatal(err)
+	}
+	// Even customers have a Salto user to be found by email, odd ones get one created by the worker. Each is
+	// new (one coworker read of Nexudus) at its first booking and known afterwards: at most one a second is new.
+	ids := seedFaultWorld(t, s, 3000, pool, func(i int) bool { return i%2 == 0 })
+	w := newChildWorker(t, s, true, faultConfig)
+	w.start()
+	watch := newAccessWatch(s, bound)
+	began := time.Now()
+	end := began.Add(run)
+
+	type sample struct {
+		rssKB, goroutines int
+	}
+	var (
+		smu     sync.Mutex
+		samples []sample
+	)
+	sampled, quit := make(chan struct{}), make(chan struct{})
+	defer func() { close(quit); <-sampled }() // a test that fails early stops sampling before it returns
+	go func() {
+		defer close(sampled)
+		for at := began.Add(warmUp); !at.After(end); at = at.Add(sampleEvery) {
+			select {
+			case <-quit:
+				return
+			case <-time.After(time.Until(at)):
+			}
+			rss, err1 := w.rssKB()
+			g, err2 := w.goroutines()
+			if err1 != nil || err2 != nil {
+				t.Errorf("sample at +%s: %v, %v", time.Since(began).Round(time.Second), err1, err2)
+				continue
+			}
+			smu.Lock()
+			samples = append(samples, sample{rss, g})
+			smu.Unlock()
+		}
+	}()
+
+	rng := rand.New(rand.NewPCG(3, 4))
+	ctx := context.Background()
+	var all []*bookingTrack
+	customers, skipped := 0, 0
+	nextNew := began
+	tick := time.NewTicker(time.Second / perSecond)
+	for now := range tick.C {
+		if !now.Before(end) {
+			break
+		}
+		var b *bookingTrack
+		room := faultRooms[rng.IntN(len(faultRooms))]
+		if customers < pool && !now.Before(nextNew) {
+			b = &bookingTrack{accessKey: accessKey{ids[customers], room.group}, resource: room.resource}
+			customers++
+			nextNew = now.Add(time.Second)
+			if customers >= firstPool {
+				nextNew = now.Add(20 * time.Second)
+			}
+		} else {
+			// A known customer with no booking of that room in flight (Salto's membership then tells which
+			// booking it is); a few tries, then this tick is skipped.
+			for range 20 {
+				room = faultRooms[rng.IntN(len(faultRooms))]
+				k := accessKey{ids[rng.IntN(max(customers, 1))], room.group}
+				if customers > 0 && !watch.busy(k) {
+					b = &bookingTrack{accessKey: k, resource: room.resource}
+					break
+				}
+			}
+		}
+		if b == nil {
+			skipped++
+			continue
+		}
+		start := now.Add(5*time.Second + randDur(rng, 10*time.Second)).Truncate(time.Second)
+		stop := start.Add(20*time.Second + randDur(rng, 40*time.Second)).Truncate(time.Second)
+		b.grantDue, b.revokeDue = start.Add(-lead), stop.Add(lag)
+		if b.id, err = s.nx.CreateBooking(ctx, nexudus.Booking{ResourceId: int(b.resource), CoworkerId: b.coworker,
+			FromTime: nexudus.NewTime(start.UTC()), ToTime: nexudus.NewTime(stop.UTC())}); err != nil {
+			t.Fatal(err)
+		}
+		watch.add(b)
+		all = append(all, b)
+	}
+	tick.Stop()
+	made := time.Since(began)
+	<-sampled // the last sample is taken at the end
+	eventually(t, 70*time.Second+bound, "every booking settled", func() bool { return watch.inFlight() == 0 })
+	watch.close()
+
+	fig := watch.figures(all)
+	smu.Lock()
+	defer smu.Unlock()
+	if len(samples) < 6 {
+		t.Fatalf("%d samples after the warm-up: too few to compare", len(samples))
+	}
+	avg := func(ss []sample, f func(sample) int) float64 {
+		sum := 0
+		for _, s := range ss {
+			sum += f(s)
+		}
+		return float64(sum) / float64(len(ss))
+	}
+	rss := func(s sample) int { return s.rssKB }
+	gor := func(s sample) int { return s.goroutines }
+	first, last := samples[:3], samples[len(samples)-3:]
+	rss0, rss1 := avg(first, rss), avg(last, rss)
+	g0, g1 := avg(first, gor), avg(last, gor)
+	printFigures(t, "fault soak: %s at %.1f webhooks/s; bookings %d granted %d revoked %d lost %d; RSS start %.1f MB "+
+		"end %.1f MB (%+.1f%%); goroutines start %.0f end %.0f (%+.1f%%)", run, float64(len(all))/made.Seconds(),
+		len(all), fig.granted, fig.revoked, fig.lost(), rss0/1024, rss1/1024, 100*(rss1/rss0-1), g0, g1, 100*(g1/g0-1))
+	printFigures(t, "fault soak: grant lateness %s; revoke lateness %s; customers %d, Salto users %d; ticks skipped "+
+		"for want of a free customer %d; samples %d: RSS MB %s; goroutines %s", pctls(fig.grantLate),
+		pctls(fig.revokeLate), customers, len(s.salto.Users(site1)), skipped, len(samples),
+		series(samples, func(s sample) string { return fmt.Sprintf("%.0f", float64(s.rssKB)/1024) }),
+		series(samples, func(s sample) string { return fmt.Sprint(s.goroutines) }))
+	fig.check(t)
+	if rss1 > 1.1*rss0 {
+		t.Errorf("RSS grew %.1f%% from the first samples to the last (bound 10%%)", 100*(rss1/rss0-1))
+	}
+	if g1 > 1.1*g0 {
+		t.Errorf("goroutines grew %.1f%% from the first samples to the last (bound 10%%)", 100*(g1/g0-1))
+	}
+}
+
+// series prints samples as "a b c …", at most 20 of them evenly picked.
+func series[S any](ss []S, f func(S) string) string {
+	out := ""
+	step := max(1, (len(ss)+19)/20)
+	for i := 0; i < len(ss); i += step {
+		if out != "" {
+			out += " "
+		}
+		out += f(ss[i])
+	}
+	return out
+}

@@ -1,0 +1,112 @@
+package salto
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Queued calls are served by how long they have been due, not by when they asked.
+func TestPacerServesTheLongestDueFirst(t *testing.T) {
+	p := newPacer(20, time.Now) // 50 ms slots
+	if err := p.wait(context.Background()); err != nil {
+		t.Fatal(err) // takes the free slot: everyone below queues
+	}
+	base := time.Now().Add(-time.Hour)
+	dues := []time.Duration{5, 1, 4, 2, 3} // asked in this order, due in another
+	var mu sync.Mutex
+	var served []time.Duration
+	var wg sync.WaitGroup
+	for i, d := range dues {
+		wg.Add(1)
+		ctx := WithDue(context.Background(), base.Add(d*time.Minute))
+		go func() {
+			defer wg.Done()
+			if err := p.wait(ctx); err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			served = append(served, d)
+			mu.Unlock()
+		}()
+		waitQueued(t, p, i+1) // all five queue well inside the first 50 ms slot
+	}
+	wg.Wait()
+	for i, d := range served {
+		if d != time.Duration(i+1) {
+			t.Fatalf("served in the order %v, want the longest due first (1 2 3 4 5)", served)
+		}
+	}
+}
+
+// Slots are spaced by the rate: n calls in a row take (n-1) intervals, not less.
+func TestPacerKeepsTheRate(t *testing.T) {
+	p := newPacer(50, time.Now) // 20 ms slots
+	const n = 26
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := p.wait(context.Background()); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if took, floor := time.Since(start), time.Duration(n-1)*20*time.Millisecond; took < floor-5*time.Millisecond {
+		t.Fatalf("%d calls took %v, faster than the rate allows (%v)", n, took, floor)
+	} else if took > 2*floor {
+		t.Fatalf("%d calls took %v, far slower than the rate (%v)", n, took, floor)
+	}
+}
+
+// A caller whose deadline comes before its slot is refused at once, and one that gives up leaves the queue
+// without holding up the others.
+func TestPacerRefusesSlotsPastTheDeadlineAndForgetsCallersWhoLeave(t *testing.T) {
+	p := newPacer(10, time.Now) // 100 ms slots
+	if err := p.wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	gone, leave := context.WithCancel(context.Background())
+	left := make(chan error, 1)
+	go func() { left <- p.wait(gone) }()
+	waitQueued(t, p, 1)
+
+	short, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := p.wait(short); err == nil {
+		t.Fatal("a slot 100 ms away was given to a caller with 20 ms left")
+	} else if time.Since(start) > 10*time.Millisecond {
+		t.Fatalf("refused after %v, not at once", time.Since(start))
+	}
+
+	leave()
+	if err := <-left; err == nil {
+		t.Fatal("a caller that gave up was served")
+	}
+	start = time.Now()
+	if err := p.wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 150*time.Millisecond {
+		t.Fatalf("the next caller waited %v: the one that left still held a slot", took)
+	}
+}
+
+func waitQueued(t *testing.T, p *pacer, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		p.mu.Lock()
+		q := len(p.waiting)
+		p.mu.Unlock()
+		if q >= n {
+			return
+		}
+	}
+	t.Fatalf("fewer than %d callers queued", n)
+}
