@@ -102,4 +102,7 @@ type Observed struct {
 	Entitlement Entitlement
 	// Source says where the body came from, for the workflow's history ("webhook BookingUpdate").
 	Source string
+	// Seen, without an Entitlement, is the UpdatedOn of a change the change poller listed: a workflow that
+	// already holds the entity at least that new has nothing to read.
+	Seen time.Time `json:",omitzero"`
 }

@@ -181,11 +181,14 @@ func (a *Activities) DispatchChanges(ctx context.Context, req access.DispatchReq
 				}
 			}
 		case it.Action == access.DispatchStart:
-			if err = dispatch.StartEntitlement(ctx, a.Temporal, a.TaskQueue, access.Ref{Kind: kind, ID: it.ID}); err == nil {
+			if err = dispatch.StartEntitlementSeen(ctx, a.Temporal, a.TaskQueue, access.Ref{Kind: kind, ID: it.ID},
+				it.UpdatedOn); err == nil {
 				p.Result.Started++
 			}
 		default:
-			err = countSignal(ctx, &p.Result, a.Temporal, access.Ref{Kind: kind, ID: it.ID}.WorkflowID(), access.SignalChanged)
+			// The change's UpdatedOn: a workflow that already holds it (a webhook brought it) reads nothing.
+			err = countSignal(ctx, &p.Result, a.Temporal, access.Ref{Kind: kind, ID: it.ID}.WorkflowID(),
+				access.SignalChanged, &access.Observed{Seen: it.UpdatedOn})
 		}
 		if err != nil {
 			return p.Result, fmt.Errorf("dispatch %s %d: %w", it.Entity, it.ID, err)
@@ -196,8 +199,9 @@ func (a *Activities) DispatchChanges(ctx context.Context, req access.DispatchReq
 	return p.Result, nil
 }
 
-func countSignal(ctx context.Context, r *access.DispatchResult, c client.Client, workflowID, signal string) error {
-	running, err := dispatch.SignalIfRunning(ctx, c, workflowID, signal, nil)
+func countSignal(ctx context.Context, r *access.DispatchResult, c client.Client, workflowID, signal string,
+	payload any) error {
+	running, err := dispatch.SignalIfRunning(ctx, c, workflowID, signal, payload)
 	switch {
 	case err != nil:
 	case running:

@@ -37,6 +37,8 @@ var secrets = map[string]string{
 	EnvSaltoPassword:        "s3cret-salto",
 	EnvNexudusPassword:      "s3cret-nexudus",
 	EnvNexudusWebhookSecret: "s3cret-hook",
+	// A file must say how payloads are protected (see TestEncryptionMustBeSaid).
+	EnvEncryptionKeys: "k1:c2VjcmV0LWtleS1tYXRlcmlhbC0zMi1ieXRlcy0hIQ==",
 }
 
 func TestParseValid(t *testing.T) {
@@ -182,7 +184,7 @@ func TestExampleConfigIsValid(t *testing.T) {
 
 // Tools that never receive webhooks (the starter) do not need the webhook secret.
 func TestParseClientNeedsNoWebhookSecret(t *testing.T) {
-	noHook := map[string]string{EnvSaltoPassword: "x", EnvNexudusPassword: "y"}
+	noHook := map[string]string{EnvSaltoPassword: "x", EnvNexudusPassword: "y", EnvEncryptionKeys: secrets[EnvEncryptionKeys]}
 	if _, err := Parse([]byte(valid), env(noHook)); err == nil {
 		t.Fatal("the worker's Parse accepted a configuration without webhook authentication")
 	}
@@ -197,7 +199,8 @@ func TestTimingPerKind(t *testing.T) {
 	raw := strings.Replace(valid, "time_zone: Europe/Madrid",
 		"time_zone: UTC\n    contract_timing: {grant_lead: 0s, revoke_lag: 0s}\n    visitor_timing: {revoke_lag: 1h}", 1)
 	c, err := Parse([]byte(raw), func(k string) string {
-		return map[string]string{EnvSaltoPassword: "x", EnvNexudusPassword: "y", EnvNexudusWebhookToken: "t"}[k]
+		return map[string]string{EnvSaltoPassword: "x", EnvNexudusPassword: "y", EnvNexudusWebhookToken: "t",
+			EnvEncryptionKeys: secrets[EnvEncryptionKeys]}[k]
 	})
 	if err != nil {
 		t.Fatal(err)

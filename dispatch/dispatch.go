@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
@@ -28,6 +29,12 @@ func StartEntitlement(ctx context.Context, c client.Client, taskQueue string, re
 // not read it from Nexudus (see access.Observed).
 func StartEntitlementObserved(ctx context.Context, c client.Client, taskQueue string, obs access.Observed) error {
 	return startEntitlement(ctx, c, taskQueue, obs.Entitlement.Ref, obs)
+}
+
+// StartEntitlementSeen is StartEntitlement for a change the change poller listed, updated at seen: a running
+// workflow that already holds the entity that new (a webhook brought it) does not read it again.
+func StartEntitlementSeen(ctx context.Context, c client.Client, taskQueue string, ref access.Ref, seen time.Time) error {
+	return startEntitlement(ctx, c, taskQueue, ref, access.Observed{Seen: seen})
 }
 
 // startEntitlement sends payload (nil: read Nexudus) with the signal.

@@ -22,7 +22,8 @@ import (
 )
 
 // DialTemporal connects to any Temporal service: a local dev server, a self-hosted cluster (optionally mTLS) or
-// Temporal Cloud (API key or mTLS). Traces go to the global OpenTelemetry tracer provider.
+// Temporal Cloud (API key or mTLS). Traces go to the global OpenTelemetry tracer provider. With keys in
+// temporal.encryption every payload and failure is encrypted before it leaves the process (see package codec).
 func DialTemporal(ctx context.Context, t config.Temporal, logger *slog.Logger) (client.Client, error) {
 	opts := client.Options{
 		HostPort:  t.Address,
@@ -44,6 +45,20 @@ func DialTemporal(ctx context.Context, t config.Temporal, logger *slog.Logger) (
 	}
 	if t.APIKey != "" {
 		opts.Credentials = client.NewAPIKeyStaticCredentials(t.APIKey)
+	}
+	payloads, err := NewCodec(t.Encryption)
+	if err != nil {
+		return nil, err
+	}
+	EncryptPayloads(&opts, payloads)
+	if logger != nil {
+		switch {
+		case payloads != nil: // key ids only: they are in every payload's clear metadata anyway
+			logger.Debug("Temporal payloads encrypted", "ActiveKey", payloads.ActiveKeyID(), "Keys", len(payloads.KeyIDs()))
+		case t.Encryption.Disabled:
+			logger.Warn("Temporal payloads are stored in clear (temporal.encryption.disabled): names, e-mails and "+
+				"visitor PINs are readable by whoever can read the namespace")
+		}
 	}
 	if opts.ConnectionOptions.TLS == nil && !config.IsLoopbackHost(temporalHost(t.Address)) && logger != nil {
 		// Workflow inputs and histories (names, emails, access PINs) would cross the network in clear.

@@ -87,6 +87,7 @@ type Worker struct {
 	workers  []worker.Worker
 	server   *http.Server
 	listener net.Listener
+	codec    *CodecServer
 }
 
 // NewWorker builds the clients from cfg when they are not given.
@@ -152,6 +153,14 @@ func (w *Worker) Start() error {
 		return fmt.Errorf("webhook receiver on %s: %w", cfg.Webhooks.Listen, err)
 	}
 	w.listener = ln
+	// On a listener of its own: the webhook receiver faces Nexudus, the codec server only the Web UI's users.
+	if cfg.Codec.Listen != "" {
+		if w.codec, err = StartCodecServer(cfg, cfg.Codec.Listen, w.Logger); err != nil {
+			_ = ln.Close()
+			w.stopWorkers()
+			return err
+		}
+	}
 	w.server = NewWebhookServer(cfg.Webhooks, w.Handler(), w.Logger)
 	go func() {
 		if err := w.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -159,6 +168,14 @@ func (w *Worker) Start() error {
 		}
 	}()
 	return nil
+}
+
+// CodecURL is the codec server's base URL (without its token), "" when codec.listen is not set.
+func (w *Worker) CodecURL() string {
+	if w.codec == nil {
+		return ""
+	}
+	return w.codec.URL()
 }
 
 // Handler serves the webhooks and a health check.
@@ -196,6 +213,10 @@ func (w *Worker) WebhookAddr() string {
 func (w *Worker) Stop(ctx context.Context) {
 	if w.server != nil {
 		_ = w.server.Shutdown(ctx)
+	}
+	if w.codec != nil {
+		_ = w.codec.Close()
+		w.codec = nil
 	}
 	w.stopWorkers()
 }

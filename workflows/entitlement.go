@@ -121,30 +121,6 @@ func (w *entitlementRun) cancelled(ctx workflow.Context) error {
 	return ctx.Err()
 }
 
-// drainChanged takes every buffered "changed" signal and reports whether there was one.
-func (w *entitlementRun) drainChanged() bool {
-	got := false
-	for {
-		var obs *access.Observed
-		if !w.changed.ReceiveAsync(&obs) {
-			return got
-		}
-		got = true
-		w.take(obs)
-	}
-}
-
-// take notes one "changed" signal: the body it carries if newer than the one kept, or that Nexudus must be
-// read.
-func (w *entitlementRun) take(obs *access.Observed) {
-	switch {
-	case obs == nil:
-		w.mustRead = true
-	case w.observed == nil || !obs.Entitlement.UpdatedOn.Before(w.observed.Entitlement.UpdatedOn):
-		w.observed = obs
-	}
-}
-
 // load reads the entity from Nexudus. It returns an error only when the very first read fails for good: with
 // nothing known there is nothing to do, and a failed workflow is visible to operators.
 func (w *entitlementRun) load(ctx workflow.Context) error {
@@ -332,8 +308,9 @@ func (w *entitlementRun) wait(ctx workflow.Context) {
 		sel.AddReceive(w.changed, func(c workflow.ReceiveChannel, _ bool) {
 			var obs *access.Observed
 			c.Receive(ctx, &obs)
-			w.take(obs)
-			w.st.Reload = true
+			if w.take(obs) {
+				w.st.Reload = true
+			}
 		})
 	})
 	if !w.retryLoadAt.IsZero() && !workflow.Now(ctx).Before(w.retryLoadAt) {

@@ -56,3 +56,41 @@ func TestWebhookBodyStandsForTheRead(t *testing.T) {
 		t.Errorf("%d changes in the history, want 1 (the stale body and the resync change nothing): %+v", changed, st.History)
 	}
 }
+
+// The change poller lists a change the workflow already holds (a webhook brought it): nothing is read. A change
+// it lists that is newer than what the workflow holds is read.
+func TestPolledChangeAlreadyHeldIsNotReadAgain(t *testing.T) {
+	w := newWorld(t)
+	b := booking(1, at(9, 0), at(10, 0))
+	b.UpdatedOn = at(7, 0)
+	w.setEnt(b)
+	moved := booking(1, at(9, 0), at(11, 0))
+	moved.UpdatedOn, moved.CoworkerID = at(7, 30), coworkerID
+	var readsAfterHeld int
+	w.afterAt(at(8, 0), func() {
+		w.env.SignalWorkflow(access.SignalChanged, access.Observed{Entitlement: moved, Source: "webhook BookingUpdate"})
+	})
+	w.afterAt(at(8, 5), func() {
+		w.env.SignalWorkflow(access.SignalChanged, access.Observed{Seen: at(7, 30)}) // what the webhook brought
+		w.env.SignalWorkflow(access.SignalChanged, access.Observed{Seen: at(7, 0)})  // older still
+	})
+	w.afterAt(at(8, 10), func() {
+		readsAfterHeld = w.readCount(b.Ref)
+		later := booking(1, at(9, 0), at(10, 30))
+		later.UpdatedOn, later.CoworkerID = at(8, 7), coworkerID
+		w.setEnt(later)
+		w.env.SignalWorkflow(access.SignalChanged, access.Observed{Seen: at(8, 7)}) // newer: read it
+	})
+
+	runEntitlement(t, w, b.Ref)
+
+	if readsAfterHeld != 1 {
+		t.Errorf("Nexudus reads once the poller listed changes already held: %d, want 1 (the first only)", readsAfterHeld)
+	}
+	if n := w.readCount(b.Ref); n != 2 {
+		t.Errorf("Nexudus reads: %d, want 2 (the first, and the newer change's)", n)
+	}
+	checkSignals(t, w,
+		wantSignal{at(8, 45), access.SignalGrant, []string{"room-a"}, at(10, 45)},
+		wantSignal{at(10, 45), access.SignalRevoke, nil, time.Time{}})
+}
