@@ -343,23 +343,10 @@ func seedFaultWorld(t testing.TB, s *stack, first, n int, withUser func(i int) b
 			t.Fatal(err)
 		}
 	}
-	ids := make([]int, n)
-	for i := range n {
-		id := first + i
-		ids[i] = id
-		ds.Coworkers = append(ds.Coworkers, nexudussim.Coworker{Base: nexudussim.Base{Id: id},
-			FullName: "Fault Customer" + strconv.Itoa(id), Email: email(id), Active: true, InvoicingBusinessId: int(loc1)})
-		if withUser(i) {
-			if _, err := s.salto.SeedUser(site1, saltoks.UserSeed{FirstName: "Fault", LastName: "Customer" + strconv.Itoa(id),
-				Alias: "Fault Customer" + strconv.Itoa(id), Email: email(id)}); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
 	if _, err := s.nexudus.Seed(ds); err != nil {
 		t.Fatal(err)
 	}
-	return ids
+	return s.seedCustomersAt(site1, first, n, withUser)
 }
 
 // mapFaultRooms maps each fault room to its group at location 1 of a child's configuration.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/nexsalto/nexsalto/nexudus"
@@ -17,10 +18,11 @@ import (
 // seedCustomers adds n coworkers from id first to Nexudus; with salto, each already has a Salto user on site 1
 // (a known customer: linking it is one search, no create).
 func (s *stack) seedCustomers(first, n int, salto bool) []int {
-	return s.seedCustomersAt(site1, first, n, salto)
+	return s.seedCustomersAt(site1, first, n, func(int) bool { return salto })
 }
 
-func (s *stack) seedCustomersAt(site string, first, n int, salto bool) []int {
+// seedCustomersAt is seedCustomers on a site, with a Salto user for the i-th customer when withUser(i).
+func (s *stack) seedCustomersAt(site string, first, n int, withUser func(i int) bool) []int {
 	ds := nexudussim.Dataset{}
 	ids := make([]int, n)
 	for i := range n {
@@ -28,7 +30,7 @@ func (s *stack) seedCustomersAt(site string, first, n int, salto bool) []int {
 		ids[i] = id
 		ds.Coworkers = append(ds.Coworkers, nexudussim.Coworker{Base: nexudussim.Base{Id: id},
 			FullName: "Customer " + strconv.Itoa(id), Email: email(id), Active: true, InvoicingBusinessId: int(loc1)})
-		if salto {
+		if withUser(i) {
 			if _, err := s.salto.SeedUser(site, saltoks.UserSeed{FirstName: "Customer", LastName: strconv.Itoa(id),
 				Email: email(id)}); err != nil {
 				s.t.Fatal(err)
@@ -67,55 +69,63 @@ func (s *stack) bookRoom(room, coworker int, from, to time.Time, lead, lag time.
 // memberWatch samples a group's members every 50 ms and keeps, per coworker, when they were first and last
 // seen in it.
 type memberWatch struct {
+	*sampler
 	mu          sync.Mutex
 	first, last map[int]time.Time
-	stop        chan struct{}
-	done        chan struct{}
 }
 
 func (s *stack) watchMembers(site, group string) *memberWatch {
-	w := &memberWatch{first: map[int]time.Time{}, last: map[int]time.Time{}, stop: make(chan struct{}),
-		done: make(chan struct{})}
+	w := &memberWatch{first: map[int]time.Time{}, last: map[int]time.Time{}}
+	w.sampler = sampleEvery(s.t, 50*time.Millisecond, func(now time.Time) {
+		byPlatform := map[string]int{}
+		for _, u := range s.salto.Users(site) {
+			if c, ok := customerOf(u.Alias, u.User.Email); ok {
+				byPlatform[u.User.ID] = c
+			}
+		}
+		w.mu.Lock()
+		for _, p := range s.salto.GroupMembers(site, group) {
+			if c, ok := byPlatform[p]; ok {
+				if _, seen := w.first[c]; !seen {
+					w.first[c] = now
+				}
+				w.last[c] = now
+			}
+		}
+		w.mu.Unlock()
+	})
+	return w
+}
+
+// sampler calls a function every interval until the test ends.
+type sampler struct{ stop, done chan struct{} }
+
+func sampleEvery(t testing.TB, every time.Duration, f func(now time.Time)) *sampler {
+	sm := &sampler{stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
-		defer close(w.done)
-		tick := time.NewTicker(50 * time.Millisecond)
+		defer close(sm.done)
+		tick := time.NewTicker(every)
 		defer tick.Stop()
 		for {
-			now := time.Now()
-			byPlatform := map[string]int{}
-			for _, u := range s.salto.Users(site) {
-				if c, ok := customerOf(u.Alias, u.User.Email); ok {
-					byPlatform[u.User.ID] = c
-				}
-			}
-			w.mu.Lock()
-			for _, p := range s.salto.GroupMembers(site, group) {
-				if c, ok := byPlatform[p]; ok {
-					if _, seen := w.first[c]; !seen {
-						w.first[c] = now
-					}
-					w.last[c] = now
-				}
-			}
-			w.mu.Unlock()
+			f(time.Now())
 			select {
-			case <-w.stop:
+			case <-sm.stop:
 				return
 			case <-tick.C:
 			}
 		}
 	}()
-	s.t.Cleanup(w.close)
-	return w
+	t.Cleanup(sm.close)
+	return sm
 }
 
-func (w *memberWatch) close() {
+func (sm *sampler) close() {
 	select {
-	case <-w.stop:
+	case <-sm.stop:
 	default:
-		close(w.stop)
+		close(sm.stop)
 	}
-	<-w.done
+	<-sm.done
 }
 
 // seen tells when the coworker was first and last seen in the group.

@@ -30,7 +30,7 @@ func TestFaultSaltoOutageDuringAGrantBurst(t *testing.T) {
 	s := newStack(t, stackOptions{noSync: true, saltoPerSecond: rate, lead: lead, lag: lag})
 	var customers []int
 	for i := range n {
-		customers = append(customers, s.seedCustomersAt(site2, 3000+i, 1, i%newShare != 0)...)
+		customers = append(customers, s.seedCustomersAt(site2, 3000+i, 1, func(int) bool { return i%newShare != 0 })...)
 	}
 	watch := s.watchMembers(site2, gRoom2)
 	faults := saltoks.Faults{ErrorRate: 0.20, RateLimitRate: 0.05, RetryAfter: 2 * time.Second,

@@ -193,37 +193,13 @@ type accessWatch struct {
 	mu    sync.Mutex
 	live  map[accessKey]*bookingTrack
 	users map[int]map[string]bool
-	stop  chan struct{}
-	done  chan struct{}
+	*sampler
 }
 
 func newAccessWatch(s *stack, bound time.Duration) *accessWatch {
-	w := &accessWatch{s: s, bound: bound, live: map[accessKey]*bookingTrack{}, users: map[int]map[string]bool{},
-		stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(w.done)
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			w.poll(time.Now())
-			select {
-			case <-w.stop:
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	s.t.Cleanup(w.close)
+	w := &accessWatch{s: s, bound: bound, live: map[accessKey]*bookingTrack{}, users: map[int]map[string]bool{}}
+	w.sampler = sampleEvery(s.t, 100*time.Millisecond, w.poll)
 	return w
-}
-
-func (w *accessWatch) close() {
-	select {
-	case <-w.stop:
-	default:
-		close(w.stop)
-	}
-	<-w.done
 }
 
 // add watches a booking; its key must be free (see busy).
