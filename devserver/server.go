@@ -58,6 +58,8 @@ type Options struct {
 	FrontendPort int
 	// UIPort serves the Temporal Web UI. 0 picks a free port; negative disables the UI.
 	UIPort int
+	// UICodec points the Web UI at a codec server, so that it shows encrypted payloads decrypted.
+	UICodec *UICodec
 	// SearchAttributes are registered on the namespace (idempotently) before Start returns.
 	SearchAttributes map[string]enumspb.IndexedValueType
 	// Retention of closed workflows. Default 7 days, so operators can read a finished booking's history.
@@ -65,6 +67,16 @@ type Options struct {
 	// LogLevel of the server's own logger: debug, info, warn, error. Default error: the
 	// server's warnings (for example dial errors while it shuts down) are noise to its users.
 	LogLevel string
+}
+
+// UICodec is the Web UI's codec server setting (what an operator sets under "Codec Server" in the UI).
+type UICodec struct {
+	// Endpoint is the codec server's URL; the UI posts to Endpoint + "/decode" and "/encode".
+	Endpoint string
+	// PassAccessToken sends the UI user's access token (needs an https endpoint and a UI with login).
+	PassAccessToken bool
+	// IncludeCredentials sends the browser's cookies for the endpoint (fetch credentials: include).
+	IncludeCredentials bool
 }
 
 // Server is a running embedded Temporal server.
@@ -381,6 +393,10 @@ func (s *Server) dial(ctx context.Context) (client.Client, error) {
 
 func (s *Server) startUI() {
 	s.uiAddr = net.JoinHostPort(s.opts.IP, strconv.Itoa(s.opts.UIPort))
+	var codec uiconfig.Codec
+	if c := s.opts.UICodec; c != nil {
+		codec = uiconfig.Codec{Endpoint: c.Endpoint, PassAccessToken: c.PassAccessToken, IncludeCredentials: c.IncludeCredentials}
+	}
 	s.ui = uiserver.NewServer(server_options.WithConfigProvider(&uiconfig.Config{
 		Host:                s.opts.IP,
 		Port:                s.opts.UIPort,
@@ -390,6 +406,7 @@ func (s *Server) startUI() {
 		DisableNewsFetch:    true, // no calls to the outside world
 		HideLogs:            true,
 		CORS:                uiconfig.CORS{CookieInsecure: true},
+		Codec:               codec,
 	}))
 	go func() { _ = s.ui.Start() }() // Start blocks until Stop.
 }

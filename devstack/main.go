@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
-	sdklog "go.temporal.io/sdk/log"
 	"gopkg.in/yaml.v3"
 
 	"github.com/nexsalto/nexsalto/access"
@@ -44,6 +43,7 @@ type Options struct {
 	WebhookPort  int
 	SaltoPort    int
 	NexudusPort  int
+	CodecPort    int
 	Lead, Lag    time.Duration
 	Demo         bool
 	Traffic      time.Duration
@@ -78,6 +78,7 @@ func parseFlags(args []string, out io.Writer) (Options, error) {
 	fs.IntVar(&o.WebhookPort, "webhook-port", 8090, "Nexudus webhook receiver port")
 	fs.IntVar(&o.SaltoPort, "salto-port", 8091, "Salto KS simulator port")
 	fs.IntVar(&o.NexudusPort, "nexudus-port", 8092, "Nexudus simulator port")
+	fs.IntVar(&o.CodecPort, "codec-port", 8093, "codec server port (the Web UI decrypts payloads through it)")
 	fs.DurationVar(&o.Lead, "grant-lead", 1*time.Minute, "grant this long before a booking starts (production default 15m)")
 	fs.DurationVar(&o.Lag, "revoke-lag", 1*time.Minute, "revoke this long after a booking ends (production default 15m)")
 	fs.BoolVar(&o.Demo, "demo", true, "seed a demo location with purchases on the first start (see --no-demo)")
@@ -102,6 +103,7 @@ type Stack struct {
 	Nexudus   *nexudussim.Server
 	Config    *config.Config
 	Webhook   string // base URL of the webhook receiver
+	CodecURL  string // base URL of the codec server (without its token)
 	SaltoURL  string
 	NexusURL  string
 	servers   []*http.Server
@@ -119,8 +121,9 @@ func run(ctx context.Context, o Options, out io.Writer) error {
 	fmt.Fprintf(out, `
 nexsalto dev stack is running (data in %s)
 
-  Temporal Web UI      %s
-  Temporal gRPC        %s   (namespace %s, task queue %s)
+  Temporal Web UI      %s   (payloads decrypted through the codec server)
+  Temporal gRPC        %s   (namespace %s, task queue %s; payloads encrypted with %s)
+  Codec server         %s   (token in %s; CLI: --codec-endpoint %s --codec-auth "Bearer $(cat %s)")
   Webhook receiver     %s%s/{Action}
   Salto KS simulator   %s   (admin: %s/admin/sites/%s/groups)
   Nexudus simulator    %s   (admin: %s/admin/state)
@@ -130,6 +133,7 @@ Operator CLI against this stack:
 
 Press Ctrl-C to stop; start again to resume where it stopped.
 `, o.DataDir, s.Temporal.UIURL(), s.Temporal.HostPort(), s.Config.Temporal.Namespace, s.Config.Temporal.TaskQueue,
+		s.Config.Temporal.Encryption.KeysFile, s.CodecURL, s.Config.Codec.TokenFile, s.CodecURL, s.Config.Codec.TokenFile,
 		s.Webhook, s.Config.Webhooks.PathPrefix, s.SaltoURL, s.SaltoURL, demoSite, s.NexusURL, s.NexusURL,
 		filepath.Join(o.DataDir, "starter.yaml"))
 	<-ctx.Done()
@@ -154,6 +158,10 @@ func Start(ctx context.Context, o Options, out io.Writer) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
+	cdc, err := newStackCodec(o.DataDir, o.IP, o.CodecPort)
+	if err != nil {
+		return nil, err
+	}
 
 	// Simulators first: the worker needs them, and their state must be back before any workflow resumes.
 	s.Salto = saltoks.New(saltoks.Options{Users: map[string]string{"system@canal-street.example": "devstack"},
@@ -173,7 +181,7 @@ func Start(ctx context.Context, o Options, out io.Writer) (*Stack, error) {
 
 	s.Temporal, err = devserver.Start(ctx, devserver.Options{
 		DataFile: filepath.Join(o.DataDir, "temporal.db"), IP: o.IP, FrontendPort: o.TemporalPort, UIPort: o.UIPort,
-		SearchAttributes: access.SearchAttributes,
+		SearchAttributes: access.SearchAttributes, UICodec: &devserver.UICodec{Endpoint: cdc.uiEndpoint()},
 	})
 	if err != nil {
 		s.shutdownServers()
@@ -195,6 +203,7 @@ func Start(ctx context.Context, o Options, out io.Writer) (*Stack, error) {
 		Webhooks:  config.Webhooks{Listen: net.JoinHostPort(o.IP, strconv.Itoa(o.WebhookPort))},
 		Locations: []config.Location{demoLocation(o.Lead, o.Lag)},
 	}
+	cdc.configure(cfg, s.Temporal.UIURL())
 	cfg.ApplyDefaults()
 	if err := cfg.Validate(); err != nil {
 		s.shutdown()
@@ -205,7 +214,7 @@ func Start(ctx context.Context, o Options, out io.Writer) (*Stack, error) {
 		s.shutdown()
 		return nil, err
 	}
-	s.Client, err = s.Temporal.NewClient(ctx, client.Options{Logger: sdklog.NewStructuredLogger(logger)})
+	s.Client, err = cdc.dial(ctx, s.Temporal, cfg, logger)
 	if err != nil {
 		s.shutdown()
 		return nil, err
@@ -219,6 +228,7 @@ func Start(ctx context.Context, o Options, out io.Writer) (*Stack, error) {
 		return nil, err
 	}
 	s.Webhook = "http://" + s.Worker.WebhookAddr()
+	s.CodecURL = cdc.url
 
 	bg, cancel := context.WithCancel(context.Background())
 	s.cancelBg, s.bgStopped = cancel, make(chan struct{})

@@ -62,8 +62,10 @@ func TestDevStackStartsServesTheUIAndResumesAfterRestart(t *testing.T) {
 	if _, err := s.Client.DescribeWorkflowExecution(ctx, "contract-1", ""); err != nil {
 		t.Fatal(err)
 	}
+	checkCodec(t, s)
 	o.TemporalPort, o.UIPort = port(t, "http://"+s.Temporal.HostPort()), port(t, s.Temporal.UIURL())
 	o.WebhookPort, o.SaltoPort, o.NexudusPort = port(t, s.Webhook), port(t, s.SaltoURL), port(t, s.NexusURL)
+	o.CodecPort = port(t, s.CodecURL)
 	if err := s.Stop(); err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/nexsalto/nexsalto/access"
+	"github.com/nexsalto/nexsalto/codec"
 	"github.com/nexsalto/nexsalto/config"
 	"github.com/nexsalto/nexsalto/devserver"
 	"github.com/nexsalto/nexsalto/nexudus"
@@ -133,7 +135,9 @@ func newStack(t testing.TB, o stackOptions) *stack {
 	s.srvOpts.FrontendPort = s.srv.Port() // a restart comes back where the clients dial
 	logger := testLogger()
 	// Dialled as the worker command dials (reconnect settings included).
-	s.tc, err = service.DialTemporal(ctx, config.Temporal{Address: s.srv.HostPort(), Namespace: s.srv.Namespace()}, logger)
+	enc := testEncryption(t) // every process of the test (harness, worker, child worker) shares the keys
+	s.tc, err = service.DialTemporal(ctx, config.Temporal{Address: s.srv.HostPort(), Namespace: s.srv.Namespace(),
+		Encryption: enc}, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +161,7 @@ func newStack(t testing.TB, o stackOptions) *stack {
 		sync.PresenceInterval = time.Second
 	}
 	s.cfg = &config.Config{
-		Temporal: config.Temporal{Address: s.srv.HostPort()},
+		Temporal: config.Temporal{Address: s.srv.HostPort(), Encryption: enc},
 		Salto: config.Salto{APIURL: saltoHTTP.URL, TokenURL: saltoHTTP.URL + "/connect/token",
 			ClientID: saltoks.DefaultClientID, ClientSecret: saltoks.DefaultClientSecret,
 			Username: saltoUser, Password: saltoPassword, RequestsPerSecond: o.saltoPerSecond},
@@ -347,4 +351,18 @@ func (s *stack) reconcile(location int64, dryRun bool) access.ReconcileReport {
 		s.t.Fatalf("reconcile %s: %v", run.WorkflowID, err)
 	}
 	return rep
+}
+
+// testEncryption writes a fresh key set for one test, as the dev stack does on its first start.
+func testEncryption(t testing.TB) config.Encryption {
+	t.Helper()
+	key, err := codec.GenerateKey("test-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "encryption-keys.yaml")
+	if err := os.WriteFile(file, codec.MarshalKeys([]codec.Key{key}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return config.Encryption{KeysFile: file}
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/nexsalto/nexsalto/access"
+	"github.com/nexsalto/nexsalto/codec"
 	"github.com/nexsalto/nexsalto/config"
 	"github.com/nexsalto/nexsalto/devserver"
 	"github.com/nexsalto/nexsalto/nexudus"
@@ -41,6 +43,8 @@ type env struct {
 	hookURL string
 	logger  *slog.Logger
 	noSync  bool
+	// codec encrypts every payload of the worker and of tc (nil with envOptions.plain).
+	codec *codec.Codec
 }
 
 const (
@@ -84,6 +88,9 @@ type envOptions struct {
 	// noSync starts no change poller, reconcile Schedule or presence tracking: a benchmark of webhooks or
 	// timers must not have the poller find its seeded records first.
 	noSync bool
+	// plain keeps payloads in clear (temporal.encryption.disabled): recorded replay histories are read by
+	// the replay tests without keys.
+	plain bool
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -138,15 +145,33 @@ func newEnv(t testing.TB, o envOptions) *env {
 		logger = slog.New(slog.NewJSONHandler(o.logTo, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	e.logger = logger
-	e.tc, err = e.server.NewClient(ctx, client.Options{Logger: sdklog.NewStructuredLogger(logger)})
+	dir := t.TempDir()
+	// As in production, every payload is encrypted, with a key set of the test's own (a file, so that a worker
+	// started as a command from the YAML configuration finds it too).
+	encryption := config.Encryption{Disabled: true}
+	if !o.plain {
+		encryption = config.Encryption{KeysFile: filepath.Join(dir, "encryption-keys.yaml")}
+		k, err := codec.GenerateKey("e2e-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(encryption.KeysFile, codec.MarshalKeys([]codec.Key{k}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if e.codec, err = service.NewCodec(encryption); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copts := client.Options{Logger: sdklog.NewStructuredLogger(logger)}
+	service.EncryptPayloads(&copts, e.codec)
+	e.tc, err = e.server.NewClient(ctx, copts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.tc.Close)
 
-	dir := t.TempDir()
 	e.cfg = &config.Config{
-		Temporal: config.Temporal{Address: e.server.HostPort()},
+		Temporal: config.Temporal{Address: e.server.HostPort(), Encryption: encryption},
 		Salto: config.Salto{APIURL: saltoHTTP.URL, TokenURL: saltoHTTP.URL + "/connect/token", ClientID: saltoks.DefaultClientID,
 			ClientSecret: saltoks.DefaultClientSecret, Username: "system", Password: "pw",
 			TokenFile: filepath.Join(dir, "salto.json"), RequestsPerSecond: o.saltoRPS},

@@ -28,7 +28,7 @@ func TestRecordHistories(t *testing.T) {
 	if os.Getenv("NEXSALTO_RECORD_HISTORIES") == "" {
 		t.Skip("set NEXSALTO_RECORD_HISTORIES=1 to record replay histories")
 	}
-	e := newEnv(t, envOptions{lead: time.Second, lag: time.Second, policy: config.PolicySuspend})
+	e := newEnv(t, envOptions{lead: time.Second, lag: time.Second, policy: config.PolicySuspend, plain: true})
 	now := time.Now().Truncate(time.Second)
 	// A booking moved once, overlapping a second one of the same customer and room.
 	moved, err := e.nx.CreateBooking(e.ctx, nexudus.Booking{ResourceId: roomID, CoworkerId: 100, FromTime: at(now.Add(2 * time.Second)), ToTime: at(now.Add(4 * time.Second))})
@@ -106,7 +106,7 @@ func TestRecordEdgeHistories(t *testing.T) {
 	if os.Getenv("NEXSALTO_RECORD_HISTORIES") == "" {
 		t.Skip("set NEXSALTO_RECORD_HISTORIES=1 to record replay histories")
 	}
-	e := newEnv(t, envOptions{lead: time.Second, lag: time.Second, policy: config.PolicySuspend})
+	e := newEnv(t, envOptions{lead: time.Second, lag: time.Second, policy: config.PolicySuspend, plain: true})
 	booking := func(coworker, resource int, until time.Duration) int {
 		t.Helper()
 		id, err := e.nx.CreateBooking(e.ctx, nexudus.Booking{ResourceId: resource, CoworkerId: coworker,

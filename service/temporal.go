@@ -56,7 +56,7 @@ func DialTemporal(ctx context.Context, t config.Temporal, logger *slog.Logger) (
 		case payloads != nil: // key ids only: they are in every payload's clear metadata anyway
 			logger.Debug("Temporal payloads encrypted", "ActiveKey", payloads.ActiveKeyID(), "Keys", len(payloads.KeyIDs()))
 		case t.Encryption.Disabled:
-			logger.Warn("Temporal payloads are stored in clear (temporal.encryption.disabled): names, e-mails and "+
+			logger.Warn("Temporal payloads are stored in clear (temporal.encryption.disabled): names, e-mails and " +
 				"visitor PINs are readable by whoever can read the namespace")
 		}
 	}

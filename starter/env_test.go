@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/nexsalto/nexsalto/access"
+	"github.com/nexsalto/nexsalto/codec"
 	"github.com/nexsalto/nexsalto/config"
 	"github.com/nexsalto/nexsalto/devserver"
 	"github.com/nexsalto/nexsalto/internal/logbuf"
@@ -42,6 +44,17 @@ var testSecrets = map[string]string{
 	config.EnvSaltoPassword:       "system-password",
 	config.EnvNexudusPassword:     "nexudus-password",
 	config.EnvNexudusWebhookToken: "webhook-token",
+	// The worker and the CLI encrypt every payload, as a configuration file must ask for.
+	config.EnvEncryptionKeys: testKeys(),
+}
+
+// testKeys is a key set made for this test run, in NEXSALTO_ENCRYPTION_KEYS' one-line form.
+func testKeys() string {
+	k, err := codec.GenerateKey("starter-test")
+	if err != nil {
+		panic(err)
+	}
+	return k.ID + ":" + base64.StdEncoding.EncodeToString(k.Secret)
 }
 
 type env struct {

@@ -104,7 +104,8 @@ contract and visitor, and one per customer.
 
 It reads the same configuration file as the worker (--config, default config.yaml or $NEXSALTO_CONFIG) and
 takes secrets from the environment only (SALTO_CLIENT_SECRET, SALTO_PASSWORD, NEXUDUS_PASSWORD,
-NEXUDUS_WEBHOOK_SECRET or NEXUDUS_WEBHOOK_TOKEN, TEMPORAL_API_KEY).
+NEXUDUS_WEBHOOK_SECRET or NEXUDUS_WEBHOOK_TOKEN, TEMPORAL_API_KEY, NEXSALTO_ENCRYPTION_KEYS,
+NEXSALTO_CODEC_TOKEN).
 
 Exit codes:
   0  success
@@ -147,6 +148,7 @@ func newRootCmd(d deps) *cobra.Command {
 		newMappingCmd(a),
 		newBackfillCmd(a),
 		newReconcileCmd(a),
+		newCodecServerCmd(a),
 	)
 	return root
 }

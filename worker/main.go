@@ -85,7 +85,8 @@ func run(cfgPath string, registerSA bool, logger *slog.Logger) error {
 		return err
 	}
 	logger.Info("worker running", "Temporal", cfg.Temporal.Address, "Namespace", cfg.Temporal.Namespace,
-		"TaskQueue", cfg.Temporal.TaskQueue, "Webhooks", "http://"+w.WebhookAddr()+cfg.Webhooks.PathPrefix+"/{Action}")
+		"TaskQueue", cfg.Temporal.TaskQueue, "Webhooks", "http://"+w.WebhookAddr()+cfg.Webhooks.PathPrefix+"/{Action}",
+		"Encrypted", cfg.Temporal.Encryption.Enabled(), "CodecServer", w.CodecURL())
 	<-ctx.Done()
 	logger.Info("stopping")
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
