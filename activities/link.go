@@ -113,7 +113,7 @@ func (a *Activities) resolveUser(ctx context.Context, req access.EnsureUserReque
 	}
 	if loc.MobileAccess && strings.TrimSpace(cw.Email) == "" {
 		return nil, false, access.NewFinalError(access.ErrMissingEmail,
-			fmt.Sprintf("coworker %d (%s) has no email: mobile access needs one", cw.Id, cw.FullName), nil)
+			fmt.Sprintf("coworker %d has no email: mobile access needs one", cw.Id), nil)
 	}
 	first, last := splitName(cw.FullName)
 	nu := salto.NewUser{FirstName: first, LastName: last, Alias: alias(cw), TagID: cw.AccessCardId}
