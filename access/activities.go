@@ -77,6 +77,8 @@ type EnsureUserRequest struct {
 	// RelinkAsOf, when set, is the coworker's UpdatedOn that the relink is for: a record this worker holds
 	// that is at least that new (the change poller's, which just read it) serves without a read.
 	RelinkAsOf time.Time `json:",omitzero"`
+	// DueSince: as GroupChange's.
+	DueSince time.Time `json:",omitzero"`
 }
 
 // Relink is the payload of SignalRelink: the coworker's UpdatedOn of the change (zero when unknown).
@@ -92,6 +94,9 @@ type GroupChange struct {
 	PlatformUserID string
 	// Reason says why, for logs and audit ("booking-123: Meeting Room A, 30 Nov 09:00–10:00").
 	Reason string
+	// DueSince is when the customer's Salto changes became due: after an outage the calls due longest go
+	// first (zero: since the activity was scheduled).
+	DueSince time.Time `json:",omitzero"`
 }
 
 // SubscriptionChange suspends or subscribes a Salto user. SetSubscription returns the user's state as Salto

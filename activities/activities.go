@@ -77,7 +77,7 @@ func (a *Activities) SignalCustomer(ctx context.Context, s access.CustomerSignal
 
 // AddToGroup adds a user to an access group; "already a member" is success (the client says so).
 func (a *Activities) AddToGroup(ctx context.Context, c access.GroupChange) error {
-	ctx, done := saltoActivity(ctx)
+	ctx, done := saltoActivity(ctx, c.DueSince)
 	defer done()
 	return saltoError(ctx, "add to access group "+c.GroupID,
 		a.Salto.AddGroupMember(ctx, c.SiteID, c.GroupID, c.PlatformUserID))
@@ -85,7 +85,7 @@ func (a *Activities) AddToGroup(ctx context.Context, c access.GroupChange) error
 
 // RemoveFromGroup removes a user from an access group; not a member (404) is success.
 func (a *Activities) RemoveFromGroup(ctx context.Context, c access.GroupChange) error {
-	ctx, done := saltoActivity(ctx)
+	ctx, done := saltoActivity(ctx, c.DueSince)
 	defer done()
 	return saltoError(ctx, "remove from access group "+c.GroupID,
 		a.Salto.RemoveGroupMember(ctx, c.SiteID, c.GroupID, c.PlatformUserID))
@@ -95,7 +95,7 @@ func (a *Activities) RemoveFromGroup(ctx context.Context, c access.GroupChange) 
 // free licence seat is not an error: Salto may answer success and keep the user suspended, or refuse; either
 // way the result says Suspended (read back after a refusal) and the workflow decides what that means.
 func (a *Activities) SetSubscription(ctx context.Context, c access.SubscriptionChange) (access.SaltoUser, error) {
-	ctx, done := saltoActivity(ctx)
+	ctx, done := saltoActivity(ctx, time.Time{})
 	defer done()
 	state := salto.StateSubscribed
 	if c.Suspended {
@@ -170,7 +170,7 @@ func (a *Activities) CheckUserHold(ctx context.Context, r access.HoldRequest) (a
 
 // DeleteSaltoUser deletes a Salto user; already gone is success.
 func (a *Activities) DeleteSaltoUser(ctx context.Context, r access.DeleteUserRequest) error {
-	ctx, done := saltoActivity(ctx)
+	ctx, done := saltoActivity(ctx, time.Time{})
 	defer done()
 	err := a.Salto.DeleteUser(ctx, r.SiteID, r.SiteUserID)
 	if salto.IsNotFound(err) {

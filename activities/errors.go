@@ -35,6 +35,11 @@ func saltoError(ctx context.Context, op string, err error) error {
 		again.Cause = err
 		return temporal.NewApplicationErrorWithOptions(op, "SaltoOther", again)
 	}
+	if se.SaltoUp {
+		// Other calls go through: this failure is the call's own, not an outage. Try again soon, whatever
+		// the attempt count an outage left behind.
+		again.NextRetryDelay = saltoRetryDelay(1)
+	}
 	switch se.Kind {
 	case salto.KindRateLimited:
 		if se.RetryAfter > 0 {

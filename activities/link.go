@@ -28,7 +28,7 @@ type linkProgress struct {
 // a subscribe (no free licence seat): both are read from what Salto answers, never assumed. Each step is done
 // once across the attempts of one link: a retry after a failed tag or subscribe repeats only that call.
 func (a *Activities) EnsureSaltoUser(ctx context.Context, req access.EnsureUserRequest) (_ access.SaltoUser, err error) {
-	ctx, done := saltoActivity(withPriority(ctx, access.PriorityUrgent))
+	ctx, done := saltoActivity(withPriority(ctx, access.PriorityUrgent), req.DueSince)
 	defer done()
 	loc, ok := a.Config.Location(req.Customer.LocationID)
 	if !ok {

@@ -43,11 +43,15 @@ func attemptOf(ctx context.Context) int32 {
 // saltoActivity prepares a Salto activity: its calls are due since the activity was first scheduled (its
 // retries keep that instant), so that a backlog after an outage drains oldest first, and it keeps itself
 // alive (keepAlive) until done is called.
-func saltoActivity(ctx context.Context) (_ context.Context, done func()) {
+// due, when set, is when the workflow's change fell due (all its steps keep it), earlier than the scheduling.
+func saltoActivity(ctx context.Context, due time.Time) (_ context.Context, done func()) {
 	if !activity.IsActivity(ctx) {
 		return ctx, func() {}
 	}
-	return salto.WithDue(ctx, activity.GetInfo(ctx).ScheduledTime), keepAlive(ctx)
+	if due.IsZero() || activity.GetInfo(ctx).ScheduledTime.Before(due) {
+		due = activity.GetInfo(ctx).ScheduledTime
+	}
+	return salto.WithDue(ctx, due), keepAlive(ctx)
 }
 
 // keepAlive heartbeats a Salto activity every saltoHeartbeatEvery once it has run that long, until the returned

@@ -89,6 +89,8 @@ func TestFaultSaltoOutageDuringAGrantBurst(t *testing.T) {
 		first, _, ok := watch.seen(b.coworker)
 		if !ok || !first.Before(b.revokeDue) {
 			without++
+			t.Logf("without access: booking %d (coworker %d) due %s into the burst, revoke due %s, first seen %v",
+				b.id, b.coworker, b.grantDue.Sub(burst), b.revokeDue.Sub(burst), first.Sub(burst).Round(10*time.Millisecond))
 			continue
 		}
 		grantLate = append(grantLate, first.Sub(b.grantDue))

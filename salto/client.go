@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-resty/resty/v2"
@@ -27,6 +28,7 @@ type Client struct {
 	oauth   *oauth2.Config
 	tokens  *tokenManager
 	now     func() time.Time
+	lastOK  atomic.Int64 // unix nanoseconds of the last 2xx
 }
 
 // quietLogger drops resty's log lines: they can carry request URLs, and the client reports through errors.
@@ -165,7 +167,9 @@ func (c *Client) call(ctx context.Context, method string, u *url.URL, body any) 
 		resp, err := req.Execute(method, u.String())
 		cancel() // resty has read the whole body by the time Execute returns
 		if err != nil {
-			return nil, transportError(method, path, err)
+			e := transportError(method, path, err)
+			e.SaltoUp = c.up()
+			return nil, e
 		}
 		status := resp.StatusCode()
 		if status == http.StatusUnauthorized && attempt == 0 {
@@ -173,10 +177,18 @@ func (c *Client) call(ctx context.Context, method string, u *url.URL, body any) 
 			continue
 		}
 		if status < 200 || status > 299 {
-			return nil, responseError(method, path, status, resp.Header(), resp.Body(), c.now())
+			e := responseError(method, path, status, resp.Header(), resp.Body(), c.now())
+			e.SaltoUp = c.up()
+			return nil, e
 		}
+		c.lastOK.Store(time.Now().UnixNano())
 		return resp, nil
 	}
+}
+
+// up reports a success of any call within the last two seconds.
+func (c *Client) up() bool {
+	return time.Since(time.Unix(0, c.lastOK.Load())) < 2*time.Second
 }
 
 // do runs call and decodes a JSON response into out (when out is not nil).

@@ -64,7 +64,10 @@ type Error struct {
 	RetryAfter time.Duration // from Retry-After on 429 (and 503); 0 when absent
 	Method     string
 	Path       string // without the query string
-	err        error
+	// SaltoUp says another call of this client succeeded within the last two seconds: the failure is this
+	// call's (a random 5xx, a lost answer), not an outage, so it is worth trying again at once.
+	SaltoUp bool
+	err     error
 }
 
 func (e *Error) Error() string {

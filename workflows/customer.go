@@ -33,6 +33,9 @@ func CustomerAccess(ctx workflow.Context, in access.CustomerInput) error {
 }
 
 type customerRun struct {
+	// dueSince is when the Salto changes being made now fell due (every step of one grant keeps it), so that
+	// the rate limit serves them before calls that fell due later.
+	dueSince               time.Time
 	in                     access.CustomerInput
 	st                     access.CustomerState
 	loc                    access.Location
@@ -100,9 +103,13 @@ func (w *customerRun) run(ctx workflow.Context) error {
 		w.drain(ctx)
 		w.expire(ctx)
 		if s, ok := w.next(); ok {
+			if w.dueSince.IsZero() {
+				w.dueSince = workflow.Now(ctx)
+			}
 			w.do(ctx, s)
 			continue
 		}
+		w.dueSince = time.Time{}
 		w.publish(ctx)
 		if w.idleOver(workflow.Now(ctx)) {
 			w.problems.wait(ctx)
@@ -275,7 +282,7 @@ func (w *customerRun) do(ctx workflow.Context, s step) {
 		w.st.PolicyDue = true
 		w.groupChanged(ctx, s.group)
 		in := access.GroupChange{Customer: key, SiteID: w.st.User.SiteID, GroupID: s.group,
-			PlatformUserID: w.st.User.PlatformUserID, Reason: w.reasonFor(s.group)}
+			PlatformUserID: w.st.User.PlatformUserID, Reason: w.reasonFor(s.group), DueSince: w.dueSince}
 		stillWanted := func() bool { return w.desired()[s.group] }
 		_, err := call(ctx, w, proc(a.AddToGroup), in, "add to group "+s.group+" for "+in.Reason, stillWanted)
 		switch w.result(ctx, err, "could not add the Salto user to group "+s.group+" ("+in.Reason+")") {
@@ -293,7 +300,7 @@ func (w *customerRun) do(ctx workflow.Context, s step) {
 			Reason: in.Reason})
 	case stepRemove:
 		reason := "no entitlement needs it any more"
-		in := access.GroupChange{Customer: key, GroupID: s.group, Reason: reason}
+		in := access.GroupChange{Customer: key, GroupID: s.group, Reason: reason, DueSince: w.dueSince}
 		if u := w.st.User; u != nil {
 			in.SiteID, in.PlatformUserID = u.SiteID, u.PlatformUserID
 			w.groupChanged(ctx, s.group)

@@ -41,7 +41,7 @@ const (
 func (w *customerRun) link(ctx workflow.Context) {
 	subscribe := len(w.wanted()) > 0
 	req := access.EnsureUserRequest{Customer: w.in.Customer, SiteID: w.loc.SiteID, Known: w.st.User,
-		Subscribe: subscribe, Relink: w.st.Refresh}
+		Subscribe: subscribe, Relink: w.st.Refresh, DueSince: w.dueSince}
 	if w.st.Refresh {
 		req.RelinkAsOf = w.st.RefreshAsOf
 	}
