@@ -105,14 +105,14 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	var err error
 	if opts.FrontendPort == 0 {
-		if opts.FrontendPort, err = freePort(opts.IP); err != nil {
+		if opts.FrontendPort, err = FreePort(opts.IP); err != nil {
 			return nil, err
 		}
 	} else if err := portFree(opts.IP, opts.FrontendPort); err != nil {
 		return nil, fmt.Errorf("temporal frontend port: %w", err)
 	}
 	if opts.UIPort == 0 {
-		if opts.UIPort, err = freePort(opts.IP); err != nil {
+		if opts.UIPort, err = FreePort(opts.IP); err != nil {
 			return nil, err
 		}
 	} else if opts.UIPort > 0 {
@@ -193,7 +193,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 func serverConfig(opts Options, sqlCfg *config.SQL) (*config.Config, map[primitives.ServiceName]static.Hosts, error) {
 	ports := map[primitives.ServiceName]int{primitives.FrontendService: opts.FrontendPort}
 	for _, svc := range []primitives.ServiceName{primitives.HistoryService, primitives.MatchingService, primitives.WorkerService} {
-		p, err := freePort(opts.IP)
+		p, err := FreePort(opts.IP)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -445,7 +445,8 @@ func (s *Server) Stop() error {
 	return s.temporal.Stop()
 }
 
-func freePort(ip string) (int, error) {
+// FreePort is a port free on ip now (the kernel's pick), for servers that must be told their port up front.
+func FreePort(ip string) (int, error) {
 	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	if err != nil {
 		return 0, fmt.Errorf("find a free port: %w", err)

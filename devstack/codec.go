@@ -46,7 +46,7 @@ func newStackCodec(dir, ip string, port int) (*stackCodec, error) {
 		return nil, fmt.Errorf("codec token: %w", err)
 	}
 	if port == 0 {
-		if port, err = freePort(ip); err != nil {
+		if port, err = devserver.FreePort(ip); err != nil {
 			return nil, err
 		}
 	}
@@ -112,13 +112,4 @@ func ensureKeys(path string) error {
 		return err
 	}
 	return writeAtomic(path, codec.MarshalKeys([]codec.Key{k}))
-}
-
-func freePort(ip string) (int, error) {
-	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
