@@ -126,8 +126,10 @@ type problemRecorder struct {
 }
 
 func (p *problemRecorder) record(ctx workflow.Context, pr access.Problem) {
-	workflow.GetLogger(ctx).Warn("access problem", "LocationID", pr.LocationID, "CoworkerID", pr.CoworkerID,
-		"Description", pr.Description)
+	// Not the description: it names the entitlement (a visitor's name, say) and quotes vendor errors. It goes
+	// to Nexudus and to the (encrypted) history, where an operator reads it.
+	workflow.GetLogger(ctx).Warn("access problem, recorded in Nexudus and in this workflow's history",
+		"LocationID", pr.LocationID, "CoworkerID", pr.CoworkerID)
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout:    time.Minute,
 		ScheduleToCloseTimeout: problemTimeout,

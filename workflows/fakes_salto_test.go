@@ -178,6 +178,10 @@ func (w *world) DeleteSaltoUser(_ context.Context, r access.DeleteUserRequest) e
 func (w *world) GrantVisitor(_ context.Context, g access.VisitorGrant) (access.VisitorAccess, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if err := w.failAdd[g.GroupID]; err != nil {
+		w.call("guest-failed", g.GroupID, "")
+		return access.VisitorAccess{}, err
+	}
 	var u *saltoUser
 	if g.Existing != nil {
 		u = w.users[g.Existing.SiteUserID]
