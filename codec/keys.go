@@ -147,6 +147,15 @@ func GenerateKey(id string) (Key, error) {
 	return Key{ID: id, Secret: secret}, nil
 }
 
+// NewKeyFile is a key file's content holding one fresh key named id: what a first start or a test writes.
+func NewKeyFile(id string) ([]byte, error) {
+	k, err := GenerateKey(id)
+	if err != nil {
+		return nil, err
+	}
+	return MarshalKeys([]Key{k}), nil
+}
+
 // MarshalKeys writes a key set in the key-file form ParseKeys reads.
 func MarshalKeys(keys []Key) []byte {
 	var b strings.Builder

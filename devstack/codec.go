@@ -107,9 +107,9 @@ func ensureKeys(path string) error {
 	if _, err := os.Stat(path); err == nil {
 		return nil
 	}
-	k, err := codec.GenerateKey("devstack-1")
+	keys, err := codec.NewKeyFile("devstack-1")
 	if err != nil {
 		return err
 	}
-	return writeAtomic(path, codec.MarshalKeys([]codec.Key{k}))
+	return writeAtomic(path, keys)
 }

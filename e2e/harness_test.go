@@ -356,12 +356,12 @@ func (s *stack) reconcile(location int64, dryRun bool) access.ReconcileReport {
 // testEncryption writes a fresh key set for one test, as the dev stack does on its first start.
 func testEncryption(t testing.TB) config.Encryption {
 	t.Helper()
-	key, err := codec.GenerateKey("test-1")
+	keys, err := codec.NewKeyFile("test-1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	file := filepath.Join(t.TempDir(), "encryption-keys.yaml")
-	if err := os.WriteFile(file, codec.MarshalKeys([]codec.Key{key}), 0o600); err != nil {
+	if err := os.WriteFile(file, keys, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return config.Encryption{KeysFile: file}

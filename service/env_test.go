@@ -151,11 +151,11 @@ func newEnv(t testing.TB, o envOptions) *env {
 	encryption := config.Encryption{Disabled: true}
 	if !o.plain {
 		encryption = config.Encryption{KeysFile: filepath.Join(dir, "encryption-keys.yaml")}
-		k, err := codec.GenerateKey("e2e-1")
+		keys, err := codec.NewKeyFile("e2e-1")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(encryption.KeysFile, codec.MarshalKeys([]codec.Key{k}), 0o600); err != nil {
+		if err := os.WriteFile(encryption.KeysFile, keys, 0o600); err != nil {
 			t.Fatal(err)
 		}
 		if e.codec, err = service.NewCodec(encryption); err != nil {
