@@ -2,11 +2,13 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/nexsalto/nexsalto/access"
 	"github.com/nexsalto/nexsalto/nexudus"
 	nexudussim "github.com/nexsalto/nexsalto/simulators/nexudus"
 	"github.com/nexsalto/nexsalto/simulators/saltoks"
@@ -151,4 +153,38 @@ func (s *stack) duplicates(site string) int {
 		}
 	}
 	return dup
+}
+
+// explainBooking logs what the booking's workflow and its customer's workflow hold, so that a booking left
+// without access says why (a problem, a blocked group, a link still retrying).
+func (s *stack) explainBooking(bookingID int) {
+	s.t.Helper()
+	ctx := context.Background()
+	var ent access.EntitlementState
+	ref := access.Ref{Kind: access.KindBooking, ID: int64(bookingID)}
+	v, err := s.tc.QueryWorkflow(ctx, ref.WorkflowID(), "", access.QueryEntitlement)
+	if err == nil {
+		err = v.Get(&ent)
+	}
+	if err != nil {
+		s.t.Logf("%s: %v", ref.WorkflowID(), err)
+		return
+	}
+	raw, _ := json.Marshal(ent)
+	s.t.Logf("%s: %s", ref.WorkflowID(), raw)
+	if ent.Entitlement == nil {
+		return
+	}
+	key := ent.Entitlement.Customer()
+	var cst access.CustomerState
+	v, err = s.tc.QueryWorkflow(ctx, key.WorkflowID(), "", access.QueryCustomer)
+	if err == nil {
+		err = v.Get(&cst)
+	}
+	if err != nil {
+		s.t.Logf("%s: %v", key.WorkflowID(), err)
+		return
+	}
+	raw, _ = json.Marshal(cst)
+	s.t.Logf("%s: %s", key.WorkflowID(), raw)
 }

@@ -98,6 +98,7 @@ func TestFaultSaltoOutageDuringAGrantBurst(t *testing.T) {
 			without++
 			t.Logf("without access: booking %d (coworker %d) due %s into the burst, revoke due %s, first seen %v",
 				b.id, b.coworker, b.grantDue.Sub(burst), b.revokeDue.Sub(burst), first.Sub(burst).Round(10*time.Millisecond))
+			s.explainBooking(b.id)
 			continue
 		}
 		grantLate = append(grantLate, first.Sub(b.grantDue))
