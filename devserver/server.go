@@ -1,5 +1,6 @@
 // Package devserver runs a complete Temporal server (frontend, history, matching and worker services) inside
-// the current process, persisted in a SQLite file or kept in memory, optionally with the Temporal Web UI.
+// the current process, persisted in a SQLite file, in PostgreSQL or kept in memory, optionally with the Temporal
+// Web UI.
 //
 // It backs the dev stack (`go run ./devstack`) and the end-to-end tests, so that both talk to a real server over
 // real gRPC rather than to the SDK's test environment.
@@ -11,8 +12,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
-	"path/filepath"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -32,11 +31,8 @@ import (
 	"go.temporal.io/server/common/cluster"
 	"go.temporal.io/server/common/config"
 	"go.temporal.io/server/common/dynamicconfig"
-	"go.temporal.io/server/common/log"
 	"go.temporal.io/server/common/membership/static"
-	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
 	"go.temporal.io/server/common/primitives"
-	sqliteschema "go.temporal.io/server/schema/sqlite"
 	"go.temporal.io/server/temporal"
 	"google.golang.org/protobuf/types/known/durationpb"
 )
@@ -48,8 +44,12 @@ const (
 
 // Options configures an embedded server. The zero value is an in-memory server on free loopback ports, without UI.
 type Options struct {
-	// DataFile is the SQLite database. Empty keeps everything in memory (tests).
+	// DataFile is the SQLite database. Empty keeps everything in memory (tests), unless Postgres is set.
 	DataFile string
+	// Postgres is a PostgreSQL URL, postgres://user:password@host:port/database?sslmode=…, used instead of
+	// DataFile: the server keeps its data in that database and its visibility records in the database named
+	// with VisibilitySuffix appended, both created and their schemas brought up to date at start.
+	Postgres string
 	// Namespace is created at start if missing. Default "default".
 	Namespace string
 	// IP the services bind to. Default 127.0.0.1.
@@ -85,6 +85,7 @@ type Server struct {
 	temporal temporal.Server
 	ui       *uiserver.Server
 	dyn      *dynamicConfig
+	logger   *serverLogger
 	hostPort string
 	uiAddr   string
 }
@@ -121,44 +122,22 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		}
 	}
 
-	sqlCfg := &config.SQL{
-		PluginName:        sqliteplugin.PluginName,
-		ConnectAttributes: map[string]string{},
-		DatabaseName:      opts.DataFile,
-	}
-	if opts.DataFile == "" {
-		// A shared in-memory database needs a name unique to this process and server; the SQLite plugin
-		// creates the schema itself in memory mode.
-		sqlCfg.ConnectAttributes["mode"] = "memory"
-		sqlCfg.ConnectAttributes["cache"] = "shared"
-		sqlCfg.DatabaseName = fmt.Sprintf("devserver-%d-%d", os.Getpid(), time.Now().UnixNano())
-	} else {
-		sqlCfg.ConnectAttributes["mode"] = "rwc"
-		sqlCfg.ConnectAttributes["journal_mode"] = "wal"
-		sqlCfg.ConnectAttributes["synchronous"] = "normal"
-		sqlCfg.ConnectAttributes["busy_timeout"] = "10000"
-		if err := os.MkdirAll(filepath.Dir(opts.DataFile), 0o755); err != nil {
-			return nil, fmt.Errorf("data folder: %w", err)
+	logger := newServerLogger(opts.LogLevel)
+	var persistence config.Persistence
+	if opts.Postgres != "" {
+		if opts.DataFile != "" {
+			return nil, errors.New("devserver: set DataFile or Postgres, not both")
 		}
-		if _, statErr := os.Stat(opts.DataFile); errors.Is(statErr, os.ErrNotExist) {
-			if err := sqliteschema.SetupSchema(sqlCfg); err != nil {
-				return nil, fmt.Errorf("set up schema in %s: %w", opts.DataFile, err)
-			}
+		if persistence, err = postgresPersistence(opts.Postgres, logger); err != nil {
+			return nil, err
 		}
+	} else if persistence, err = sqlitePersistence(opts); err != nil {
+		return nil, err
 	}
-	ns, err := sqliteschema.NewNamespaceConfig(clusterName, opts.Namespace, false, nil)
+	cfg, hosts, err := serverConfig(opts, persistence)
 	if err != nil {
 		return nil, err
 	}
-	if err := sqliteschema.CreateNamespaces(sqlCfg, ns); err != nil {
-		return nil, fmt.Errorf("create namespace %q: %w", opts.Namespace, err)
-	}
-
-	cfg, hosts, err := serverConfig(opts, sqlCfg)
-	if err != nil {
-		return nil, err
-	}
-	logger := log.NewZapLogger(log.BuildZapLogger(log.Config{Level: opts.LogLevel, Stdout: false}))
 	dyn := &dynamicConfig{static: dynamicconfig.StaticClient{
 		// One matching host: partitions only add forwarding between them.
 		dynamicconfig.MatchingNumTaskqueueReadPartitions.Key():  []dynamicconfig.ConstrainedValue{{Value: 1}},
@@ -179,7 +158,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err := ts.Start(); err != nil {
 		return nil, fmt.Errorf("start temporal server: %w", err)
 	}
-	s := &Server{opts: opts, temporal: ts, dyn: dyn, hostPort: net.JoinHostPort(opts.IP, strconv.Itoa(opts.FrontendPort))}
+	s := &Server{opts: opts, temporal: ts, dyn: dyn, logger: logger, hostPort: net.JoinHostPort(opts.IP, strconv.Itoa(opts.FrontendPort))}
 	if err := s.prepareNamespace(ctx); err != nil {
 		_ = ts.Stop()
 		return nil, err
@@ -190,7 +169,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	return s, nil
 }
 
-func serverConfig(opts Options, sqlCfg *config.SQL) (*config.Config, map[primitives.ServiceName]static.Hosts, error) {
+func serverConfig(opts Options, persistence config.Persistence) (*config.Config, map[primitives.ServiceName]static.Hosts, error) {
 	ports := map[primitives.ServiceName]int{primitives.FrontendService: opts.FrontendPort}
 	for _, svc := range []primitives.ServiceName{primitives.HistoryService, primitives.MatchingService, primitives.WorkerService} {
 		p, err := FreePort(opts.IP)
@@ -210,12 +189,7 @@ func serverConfig(opts Options, sqlCfg *config.SQL) (*config.Config, map[primiti
 		Global: config.Global{
 			Membership: config.Membership{MaxJoinDuration: 30 * time.Second, BroadcastAddress: opts.IP},
 		},
-		Persistence: config.Persistence{
-			DefaultStore:     sqliteplugin.PluginName,
-			VisibilityStore:  sqliteplugin.PluginName,
-			NumHistoryShards: 1,
-			DataStores:       map[string]config.DataStore{sqliteplugin.PluginName: {SQL: sqlCfg}},
-		},
+		Persistence: persistence,
 		ClusterMetadata: &cluster.Config{
 			EnableGlobalNamespace:    false,
 			FailoverVersionIncrement: 10,
@@ -251,6 +225,11 @@ func (s *Server) prepareNamespace(ctx context.Context) error {
 	}
 	defer c.Close()
 	wf := c.WorkflowService()
+	if s.opts.Postgres != "" {
+		if err := s.registerNamespace(ctx, wf); err != nil {
+			return err
+		}
+	}
 	_, err = wf.UpdateNamespace(ctx, &workflowservice.UpdateNamespaceRequest{
 		Namespace: s.opts.Namespace,
 		Config:    &namespacepb.NamespaceConfig{WorkflowExecutionRetentionTtl: durationpb.New(s.opts.Retention)},
@@ -439,6 +418,7 @@ func (s *Server) NewClient(ctx context.Context, opts client.Options) (client.Cli
 
 // Stop shuts the UI and the server down; the data file stays, so the next Start resumes every workflow.
 func (s *Server) Stop() error {
+	s.logger.stopping.Store(true)
 	if s.ui != nil {
 		s.ui.Stop()
 	}

@@ -48,6 +48,7 @@ type Options struct {
 	Demo         bool
 	Traffic      time.Duration
 	LogLevel     string
+	Postgres     string // PostgreSQL URL for Temporal's data instead of the SQLite file
 }
 
 func main() {
@@ -85,11 +86,17 @@ func parseFlags(args []string, out io.Writer) (Options, error) {
 	noDemo := fs.Bool("no-demo", false, "start without demo data (the same as --demo=false, and the preferred form)")
 	fs.DurationVar(&o.Traffic, "demo-traffic", 2*time.Minute, "create a new demo booking this often (0 = off)")
 	fs.StringVar(&o.LogLevel, "log-level", "info", "debug, info, warn or error")
+	// Not a default from the environment: --help would print the password.
+	fs.StringVar(&o.Postgres, "postgres", "", "keep Temporal's data in PostgreSQL instead of SQLite: "+
+		"postgres://user:password@host:5432/temporal (default $NEXSALTO_TEMPORAL_POSTGRES)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if *noDemo {
 		o.Demo = false
+	}
+	if o.Postgres == "" {
+		o.Postgres = os.Getenv("NEXSALTO_TEMPORAL_POSTGRES")
 	}
 	return o, nil
 }
@@ -118,6 +125,10 @@ func run(ctx context.Context, o Options, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	where := o.DataDir
+	if o.Postgres != "" {
+		where += "; Temporal's in PostgreSQL" // never the URL: it holds the password
+	}
 	fmt.Fprintf(out, `
 nexsalto dev stack is running (data in %s)
 
@@ -125,6 +136,7 @@ nexsalto dev stack is running (data in %s)
   Temporal gRPC        %s   (namespace %s, task queue %s; payloads encrypted with %s)
   Codec server         %s   (token in %s; CLI: --codec-endpoint %s --codec-auth "Bearer $(cat %s)")
   Webhook receiver     %s%s/{Action}
+  Metrics              %s   (health: /healthz, /readyz)
   Salto KS simulator   %s   (admin: %s/admin/sites/%s/groups)
   Nexudus simulator    %s   (admin: %s/admin/state)
 
@@ -132,9 +144,9 @@ Operator CLI against this stack:
   SALTO_PASSWORD=devstack NEXUDUS_PASSWORD=devstack go run ./starter --config %s status
 
 Press Ctrl-C to stop; start again to resume where it stopped.
-`, o.DataDir, s.Temporal.UIURL(), s.Temporal.HostPort(), s.Config.Temporal.Namespace, s.Config.Temporal.TaskQueue,
+`, where, s.Temporal.UIURL(), s.Temporal.HostPort(), s.Config.Temporal.Namespace, s.Config.Temporal.TaskQueue,
 		s.Config.Temporal.Encryption.KeysFile, s.CodecURL, s.Config.Codec.TokenFile, s.CodecURL, s.Config.Codec.TokenFile,
-		s.Webhook, s.Config.Webhooks.PathPrefix, s.SaltoURL, s.SaltoURL, demoSite, s.NexusURL, s.NexusURL,
+		s.Webhook, s.Config.Webhooks.PathPrefix, s.Worker.MetricsURL(), s.SaltoURL, s.SaltoURL, demoSite, s.NexusURL, s.NexusURL,
 		filepath.Join(o.DataDir, "starter.yaml"))
 	<-ctx.Done()
 	fmt.Fprintln(out, "\nstopping…")
@@ -153,7 +165,11 @@ func Start(ctx context.Context, o Options, out io.Writer) (*Stack, error) {
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
 	s := &Stack{stateDir: o.DataDir, logger: logger}
-	fresh := !exists(filepath.Join(o.DataDir, "temporal.db"))
+	temporalFile := filepath.Join(o.DataDir, "temporal.db")
+	fresh := !exists(temporalFile)
+	if o.Postgres != "" { // Temporal's data is in PostgreSQL: the folder is new without simulator state
+		temporalFile, fresh = "", !exists(filepath.Join(o.DataDir, "nexudus-sim.json"))
+	}
 	secret, err := persistentSecret(filepath.Join(o.DataDir, "webhook-secret"))
 	if err != nil {
 		return nil, err
@@ -180,7 +196,7 @@ func Start(ctx context.Context, o Options, out io.Writer) (*Stack, error) {
 	}
 
 	s.Temporal, err = devserver.Start(ctx, devserver.Options{
-		DataFile: filepath.Join(o.DataDir, "temporal.db"), IP: o.IP, FrontendPort: o.TemporalPort, UIPort: o.UIPort,
+		DataFile: temporalFile, Postgres: o.Postgres, IP: o.IP, FrontendPort: o.TemporalPort, UIPort: o.UIPort,
 		SearchAttributes: access.SearchAttributes, UICodec: &devserver.UICodec{Endpoint: cdc.uiEndpoint()},
 	})
 	if err != nil {
