@@ -16,6 +16,7 @@ import (
 	"github.com/nexsalto/nexsalto/access"
 	"github.com/nexsalto/nexsalto/config"
 	"github.com/nexsalto/nexsalto/dispatch"
+	"github.com/nexsalto/nexsalto/metrics"
 	"github.com/nexsalto/nexsalto/nexudus"
 	"github.com/nexsalto/nexsalto/salto"
 )
@@ -76,17 +77,19 @@ func (a *Activities) SignalCustomer(ctx context.Context, s access.CustomerSignal
 }
 
 // AddToGroup adds a user to an access group; "already a member" is success (the client says so).
-func (a *Activities) AddToGroup(ctx context.Context, c access.GroupChange) error {
+func (a *Activities) AddToGroup(ctx context.Context, c access.GroupChange) (err error) {
 	ctx, done := saltoActivity(ctx, c.DueSince)
 	defer done()
+	defer observeChange(ctx, metrics.ChangeGrant, c.Customer.WorkflowID(), c.DueSince, &err)
 	return saltoError(ctx, "add to access group "+c.GroupID,
 		a.Salto.AddGroupMember(ctx, c.SiteID, c.GroupID, c.PlatformUserID))
 }
 
 // RemoveFromGroup removes a user from an access group; not a member (404) is success.
-func (a *Activities) RemoveFromGroup(ctx context.Context, c access.GroupChange) error {
+func (a *Activities) RemoveFromGroup(ctx context.Context, c access.GroupChange) (err error) {
 	ctx, done := saltoActivity(ctx, c.DueSince)
 	defer done()
+	defer observeChange(ctx, metrics.ChangeRevoke, c.Customer.WorkflowID(), c.DueSince, &err)
 	return saltoError(ctx, "remove from access group "+c.GroupID,
 		a.Salto.RemoveGroupMember(ctx, c.SiteID, c.GroupID, c.PlatformUserID))
 }
@@ -94,9 +97,10 @@ func (a *Activities) RemoveFromGroup(ctx context.Context, c access.GroupChange) 
 // SetSubscription suspends or subscribes a Salto user and returns the state Salto keeps. A subscribe without a
 // free licence seat is not an error: Salto may answer success and keep the user suspended, or refuse; either
 // way the result says Suspended (read back after a refusal) and the workflow decides what that means.
-func (a *Activities) SetSubscription(ctx context.Context, c access.SubscriptionChange) (access.SaltoUser, error) {
+func (a *Activities) SetSubscription(ctx context.Context, c access.SubscriptionChange) (_ access.SaltoUser, err error) {
 	ctx, done := saltoActivity(ctx, time.Time{})
 	defer done()
+	defer observeCustomer(ctx, c.Customer.WorkflowID(), &err)
 	state := salto.StateSubscribed
 	if c.Suspended {
 		state = salto.StateSuspended

@@ -30,6 +30,7 @@ type linkProgress struct {
 func (a *Activities) EnsureSaltoUser(ctx context.Context, req access.EnsureUserRequest) (_ access.SaltoUser, err error) {
 	ctx, done := saltoActivity(withPriority(ctx, access.PriorityUrgent), req.DueSince)
 	defer done()
+	defer observeCustomer(ctx, req.Customer.WorkflowID(), &err)
 	loc, ok := a.Config.Location(req.Customer.LocationID)
 	if !ok {
 		return access.SaltoUser{}, access.NewFinalError(access.ErrConfig,

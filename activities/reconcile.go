@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/activity"
 
 	"github.com/nexsalto/nexsalto/access"
+	"github.com/nexsalto/nexsalto/metrics"
 )
 
 // Reconciliation reads the truth on both sides into a snapshot, compares them in a pure function (buildPlan)
@@ -156,6 +157,7 @@ func (a *Activities) PlanReconcile(ctx context.Context, req access.PlanRequest) 
 		}
 		plan := buildPlan(loc, req.AsOf, e.snap)
 		e.plan, e.built, e.snap = &plan, a.now(), snapshot{}
+		countDriftFound(plan) // once per plan, not per batch
 	}
 	return cutBatch(*e.plan, req.After, req.Limit), nil
 }
@@ -173,4 +175,13 @@ func cutBatch(p access.ReconcilePlan, after string, limit int) access.PlanBatch 
 		b.Totals.UnmatchedMembers = b.Totals.UnmatchedMembers[:20]
 	}
 	return b
+}
+
+// countDriftFound counts a plan's differences (a dry run's too: they are there whether or not it repairs).
+func countDriftFound(p access.ReconcilePlan) {
+	for kind, n := range map[string]int{metrics.DriftAdded: p.Added, metrics.DriftRemoved: p.Removed,
+		metrics.DriftSuspend: p.Suspended, metrics.DriftDelete: p.Deleted, metrics.DriftResubscribe: p.Resubscribed,
+		metrics.DriftRefresh: p.Refreshed, metrics.DriftUnmatched: p.Unmatched} {
+		metrics.DriftFound.WithLabelValues(kind).Add(float64(n))
+	}
 }

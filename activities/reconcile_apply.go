@@ -11,6 +11,7 @@ import (
 
 	"github.com/nexsalto/nexsalto/access"
 	"github.com/nexsalto/nexsalto/dispatch"
+	"github.com/nexsalto/nexsalto/metrics"
 )
 
 // applyProgress is ApplyReconcile's heartbeat: a retried attempt skips the actions done.
@@ -75,6 +76,7 @@ func (a *Activities) applyAction(ctx context.Context, act access.ReconcileAction
 			continue
 		}
 		r.Refreshed++
+		metrics.DriftRepaired.WithLabelValues(metrics.DriftRefresh).Inc()
 	}
 	if act.Repair != nil {
 		if err := dispatch.SignalWithStartCustomer(ctx, a.Temporal, a.customerQueue(), act.Customer, access.SignalRepair, *act.Repair); err != nil {
@@ -84,6 +86,7 @@ func (a *Activities) applyAction(ctx context.Context, act access.ReconcileAction
 			r.ErrorSamples = append(r.ErrorSamples, act.Customer.WorkflowID()+": "+err.Error())
 		} else {
 			r.Repairs++
+			countDriftRepaired(act)
 		}
 	}
 	return r, nil
@@ -99,5 +102,21 @@ func noteError(r *access.ApplyResult, msg string) {
 	r.Errors++
 	if len(r.ErrorSamples) < 10 {
 		r.ErrorSamples = append(r.ErrorSamples, msg)
+	}
+}
+
+// countDriftRepaired counts what a repair signal handed to the customer workflow, which applies it: the kinds
+// buildPlan counted for the action.
+func countDriftRepaired(act access.ReconcileAction) {
+	metrics.DriftRepaired.WithLabelValues(metrics.DriftAdded).Add(float64(len(act.Add)))
+	metrics.DriftRepaired.WithLabelValues(metrics.DriftRemoved).Add(float64(len(act.Remove)))
+	switch act.Policy {
+	case access.PolicySuspend:
+		metrics.DriftRepaired.WithLabelValues(metrics.DriftSuspend).Inc()
+	case access.PolicyDelete:
+		metrics.DriftRepaired.WithLabelValues(metrics.DriftDelete).Inc()
+	}
+	if r := act.Repair; r.User != nil && r.User.Suspended && !r.NothingLeft {
+		metrics.DriftRepaired.WithLabelValues(metrics.DriftResubscribe).Inc()
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/activity"
 
 	"github.com/nexsalto/nexsalto/access"
+	"github.com/nexsalto/nexsalto/metrics"
 	"github.com/nexsalto/nexsalto/nexudus"
 	"github.com/nexsalto/nexsalto/salto"
 )
@@ -30,6 +31,7 @@ type visitorProgress struct {
 func (a *Activities) GrantVisitor(ctx context.Context, g access.VisitorGrant) (_ access.VisitorAccess, err error) {
 	ctx, done := saltoActivity(withPriority(ctx, access.PriorityUrgent), time.Time{})
 	defer done()
+	defer observeChange(ctx, metrics.ChangeGrant, "", time.Time{}, &err)
 	key := fmt.Sprintf("visitor %d %s %s %s", g.Visitor.ID, g.SiteID, g.GroupID, g.ValidUntil.UTC().Format(time.RFC3339))
 	defer a.forgetOnFinal(key, &err)
 	p := loadProgress[visitorProgress](&a.progress, key)
@@ -152,9 +154,10 @@ func (a *Activities) writeVisitorPIN(ctx context.Context, visitorID int64, pin s
 }
 
 // RevokeVisitor takes the visitor out of the group and deletes the guest; what is already gone is success.
-func (a *Activities) RevokeVisitor(ctx context.Context, r access.VisitorRevoke) error {
+func (a *Activities) RevokeVisitor(ctx context.Context, r access.VisitorRevoke) (err error) {
 	ctx, done := saltoActivity(withPriority(ctx, access.PriorityUrgent), time.Time{})
 	defer done()
+	defer observeChange(ctx, metrics.ChangeRevoke, "", time.Time{}, &err)
 	acc := r.Access
 	if acc.PlatformUserID != "" {
 		if err := a.Salto.RemoveGroupMember(ctx, acc.SiteID, r.GroupID, acc.PlatformUserID); err != nil && !salto.IsNotFound(err) {

@@ -47,6 +47,7 @@ type Config struct {
 	Webhooks  Webhooks   `yaml:"webhooks"`
 	Sync      Sync       `yaml:"sync"`
 	Codec     Codec      `yaml:"codec"`
+	Metrics   Metrics    `yaml:"metrics"`
 	Locations []Location `yaml:"locations"`
 }
 
@@ -340,6 +341,7 @@ func (c *Config) ApplyDefaults() {
 	}
 	c.Webhooks.ApplyDefaults()
 	c.Sync.applyDefaults()
+	c.Metrics.applyDefaults()
 	for i := range c.Locations {
 		l := &c.Locations[i]
 		if l.GrantLead == 0 {

@@ -92,6 +92,7 @@ func (c *Config) validate(webhooks, fromFile bool) error {
 		bad("webhooks.max_body_bytes", "%d is too small (at least 1024)", c.Webhooks.MaxBodyBytes)
 	}
 	c.Webhooks.validate(bad)
+	c.Metrics.validate(c.Webhooks.Listen, bad)
 	c.validateEncryption(bad, fromFile)
 	if c.Sync.PollInterval < time.Second {
 		bad("sync.poll_interval", "%s is shorter than 1s", c.Sync.PollInterval)

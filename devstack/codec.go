@@ -16,6 +16,7 @@ import (
 	"github.com/nexsalto/nexsalto/codec"
 	"github.com/nexsalto/nexsalto/config"
 	"github.com/nexsalto/nexsalto/devserver"
+	"github.com/nexsalto/nexsalto/metrics"
 	"github.com/nexsalto/nexsalto/service"
 )
 
@@ -93,6 +94,10 @@ func uiOrigins(uiURL string) []string {
 // dial connects the stack's client (the worker's too) with the data folder's keys.
 func (c *stackCodec) dial(ctx context.Context, srv *devserver.Server, cfg *config.Config, logger *slog.Logger) (client.Client, error) {
 	opts := client.Options{Logger: sdklog.NewStructuredLogger(logger)}
+	var err error
+	if opts.MetricsHandler, err = metrics.TemporalHandler(); err != nil { // the SDK's metrics on /metrics, as in the worker
+		return nil, err
+	}
 	payloads, err := service.NewCodec(cfg.Temporal.Encryption)
 	if err != nil {
 		return nil, err

@@ -81,6 +81,8 @@ type stackOptions struct {
 	nexudusGate bool
 	// temporalFile keeps the embedded server's data in this SQLite file, so that restartServer resumes on it.
 	temporalFile string
+	// postgres keeps the embedded server's data in PostgreSQL instead (a devserver.Options.Postgres URL).
+	postgres string
 	// noWorker starts the server and the simulators but no in-process worker and registers no webhooks: the
 	// fault tests run the real worker command as a child process, which they kill, and register its URLs.
 	noWorker bool
@@ -126,7 +128,8 @@ func newStack(t testing.TB, o stackOptions) *stack {
 	s.seedNexudus()
 
 	var err error
-	s.srvOpts = devserver.Options{UIPort: -1, SearchAttributes: access.SearchAttributes, DataFile: o.temporalFile}
+	s.srvOpts = devserver.Options{UIPort: -1, SearchAttributes: access.SearchAttributes, DataFile: o.temporalFile,
+		Postgres: o.postgres}
 	s.srv, err = devserver.Start(ctx, s.srvOpts)
 	if err != nil {
 		t.Fatal(err)

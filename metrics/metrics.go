@@ -31,13 +31,53 @@ const (
 
 	ChangeGrant  = "grant"
 	ChangeRevoke = "revoke"
+
+	TroubleNoSeat     = "no_seat"
+	TroubleUnmatched  = "unmatched"
+	TroubleFinalError = "final_error"
+
+	BudgetCallsMinute  = "calls_minute"
+	BudgetWritesMinute = "writes_minute"
+	BudgetWritesDay    = "writes_day"
 )
 
+// Webhook outcomes. Each is one answer of the receiver.
+const (
+	OutcomeAccepted         = "accepted"           // 200: signalled
+	OutcomeIgnored          = "ignored"            // 200: nothing to do (a check-in, a delete of nothing running)
+	OutcomeDuplicate        = "duplicate"          // 200: accepted before (replay window)
+	OutcomeBadSignature     = "bad_signature"      // 401: signature or token did not verify
+	OutcomeMalformed        = "malformed"          // 400: unreadable body or record
+	OutcomeTooLarge         = "too_large"          // 413
+	OutcomeTimeout          = "timeout"            // 408: body not received in time
+	OutcomeMethodNotAllowed = "method_not_allowed" // 405
+	OutcomeUnknownAction    = "unknown_action"     // 404: no such Nexudus action
+	OutcomeRateLimited      = "rate_limited"       // 429: over the per-source rate
+	OutcomeOverloaded       = "overloaded"         // 503: too many requests in flight
+	OutcomeUnavailable      = "unavailable"        // 503: Temporal did not take the signal
+)
+
+// Kinds of reconciliation drift.
+const (
+	DriftAdded       = "missing_membership" // Nexudus gives a group the Salto user lacks
+	DriftRemoved     = "extra_membership"   // the Salto user has an owned group Nexudus no longer gives
+	DriftSuspend     = "suspend_due"        // nothing left and the policy is suspend
+	DriftDelete      = "delete_due"         // nothing left and the policy is delete
+	DriftResubscribe = "suspended_user"     // suspended in Salto while Nexudus gives access
+	DriftRefresh     = "workflow_stale"     // an entitlement workflow out of line with Nexudus
+	DriftUnmatched   = "unmatched_member"   // a member of an owned group no coworker matches
+)
+
+// DriftKinds are every kind above, in a fixed order.
+var DriftKinds = []string{DriftAdded, DriftRemoved, DriftSuspend, DriftDelete, DriftResubscribe, DriftRefresh,
+	DriftUnmatched}
+
 var (
-	// Webhooks counts Nexudus webhook deliveries by action (the URL's) and outcome: accepted, duplicate,
-	// bad_signature, malformed, wrong_action, unknown_action, too_large, rate_limited, unavailable.
+	// Webhooks counts Nexudus webhook deliveries by action (the URL's, "unknown" for any other name) and
+	// outcome (the Outcome* constants).
 	Webhooks = counterVec("webhooks_total", "Nexudus webhook deliveries by action and outcome.", "action", "outcome")
-	// SignatureFailures counts deliveries refused because their signature or token did not verify.
+	// SignatureFailures counts deliveries refused because their signature or token did not verify (each is
+	// also a webhooks_total{outcome="bad_signature"}).
 	SignatureFailures = counter("webhook_signature_failures_total",
 		"Webhook deliveries refused because the signature or token did not verify.")
 
@@ -51,36 +91,60 @@ var (
 		[]float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}, "vendor", "operation")
 
 	// AccessLateness is how late a grant or revoke was applied in Salto: the instant Salto confirmed it
-	// minus the instant it fell due. Early changes count as 0.
+	// minus the instant it fell due, one sample per access-group change (a grant of two groups is two
+	// samples). The due instant is the one the activity is given (access.GroupChange.DueSince), else the
+	// activity's scheduled time. Early changes count as 0.
 	AccessLateness = histogramVec("access_lateness_seconds",
 		"Applied instant minus due instant of grants and revokes in Salto KS.",
 		[]float64{.25, .5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600}, "change")
-	// AccessChangeFailures counts failed attempts to apply a grant or revoke in Salto (each is retried) by
-	// whether the failure was final.
+	// AccessChangeFailures counts failed attempts to apply a grant or revoke in Salto by whether the failure
+	// was final ("true": a 4xx retrying will not fix, recorded as a problem; "false": retried).
 	AccessChangeFailures = counterVec("access_change_failures_total",
 		"Failed attempts to apply a grant or revoke in Salto KS.", "change", "final")
 
-	// Entitlements is how many entitlement and customer workflows are open, by kind and state, as
-	// Temporal's visibility counts them (see package metrics' VisibilityCollector).
+	// Entitlements is how many entitlement and customer workflows are running, by kind and state, as
+	// Temporal's visibility counts them (state "none": not published yet). Namespace-wide: every worker
+	// reports the same figures, so aggregate with max, not sum.
 	Entitlements = gaugeVec("entitlements_open", "Open access workflows by kind and state.", "kind", "state")
-	// CustomersInTrouble is how many customers cannot get access: no_seat (Salto licence full),
-	// unmatched (no Nexudus coworker for the Salto user, or the reverse) and final_error (a 4xx that
-	// retrying will not fix).
+	// CustomersInTrouble counts, by reason: no_seat, the running customer workflows in state no-seat (Salto
+	// keeps the user suspended for want of a licence seat; namespace-wide, from visibility); unmatched, the
+	// members of owned Salto groups that match no Nexudus coworker at each location's last completed
+	// reconciliation (namespace-wide); final_error, the customers whose latest Salto call on this worker
+	// failed with an error retrying will not fix, within the last TroubleWindow (per worker).
 	CustomersInTrouble = gaugeVec("customers_in_trouble", "Customers who cannot get access, by reason.", "reason")
 
 	// DriftFound and DriftRepaired count what reconciliation found different between Nexudus, our
-	// workflows and Salto, and what it repaired, by kind of difference.
+	// workflows and Salto, and what it handed to the owning workflows to repair, by kind (the Drift*
+	// constants). Unmatched members are found, never repaired: no coworker owns them.
 	DriftFound    = counterVec("reconcile_drift_found_total", "Differences reconciliation found.", "kind")
 	DriftRepaired = counterVec("reconcile_drift_repaired_total", "Differences reconciliation repaired.", "kind")
 
-	// NexudusBudgetUsed and NexudusBudgetLimit are the account's Nexudus budget as the budget workflow
-	// reports it, by window: reads_minute, writes_minute, writes_day.
+	// NexudusBudgetUsed and NexudusBudgetLimit are the Nexudus budget by window: calls_minute (every call,
+	// reads and writes, in the last minute), writes_minute, writes_day (the UTC day). With nexudus.budget
+	// shared they are the account's, from the budget workflow; with local, this process's own calls.
 	NexudusBudgetUsed  = gaugeVec("nexudus_budget_used", "Nexudus calls spent in the budget's window.", "window")
 	NexudusBudgetLimit = gaugeVec("nexudus_budget_limit", "Nexudus calls allowed in the budget's window.", "window")
 )
 
 func init() {
 	Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// Series that alerts and rates compare against exist from the start, at zero: a series that appears
+	// only with its first event makes increase() miss that event, and absent() look like an outage.
+	for _, c := range []string{ChangeGrant, ChangeRevoke} {
+		AccessLateness.WithLabelValues(c)
+		for _, final := range []string{"true", "false"} {
+			AccessChangeFailures.WithLabelValues(c, final)
+		}
+	}
+	for _, k := range DriftKinds {
+		DriftFound.WithLabelValues(k)
+		if k != DriftUnmatched {
+			DriftRepaired.WithLabelValues(k)
+		}
+	}
+	for _, r := range []string{TroubleNoSeat, TroubleUnmatched, TroubleFinalError} {
+		CustomersInTrouble.WithLabelValues(r)
+	}
 }
 
 // Handler serves the registry in Prometheus' text format.

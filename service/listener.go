@@ -18,6 +18,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/nexsalto/nexsalto/config"
+	"github.com/nexsalto/nexsalto/metrics"
 )
 
 // Bounds of the per-source limiters: an address unseen for sourceTTL starts again with a full burst.
@@ -55,6 +56,7 @@ type guard struct {
 	limit  rate.Limit    // per source; 0: none
 	burst  int
 	retry  string // Retry-After of a 429, in seconds
+	prefix string // of the webhook paths, for the metrics of refusals
 	logger *slog.Logger
 
 	mu      sync.Mutex
@@ -65,7 +67,7 @@ type guard struct {
 }
 
 func newGuard(c config.Webhooks, next http.Handler, logger *slog.Logger) *guard {
-	g := &guard{next: next, slots: make(chan struct{}, c.MaxConcurrent), logger: logger,
+	g := &guard{next: next, slots: make(chan struct{}, c.MaxConcurrent), prefix: c.PathPrefix, logger: logger,
 		logEvery: rate.NewLimiter(rate.Every(10*time.Second), 1)}
 	if c.RatePerSecond > 0 {
 		g.limit, g.burst = rate.Limit(c.RatePerSecond), max(c.RateBurst, 1)
@@ -84,6 +86,7 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		src := sourceOf(r.RemoteAddr)
 		if !g.limiter(src).Allow() {
 			g.limited.Add(1)
+			g.count(r, metrics.OutcomeRateLimited)
 			g.refuse(w, http.StatusTooManyRequests, g.retry, "too many requests from this address, retry later", src)
 			return
 		}
@@ -93,10 +96,18 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer func() { <-g.slots }()
 	default:
 		g.shed.Add(1)
+		g.count(r, metrics.OutcomeOverloaded)
 		g.refuse(w, http.StatusServiceUnavailable, "1", "too many requests in flight, retry later", sourceOf(r.RemoteAddr))
 		return
 	}
 	g.next.ServeHTTP(w, r)
+}
+
+// count counts a refused webhook; the health checks and /metrics on the same listener are not webhooks.
+func (g *guard) count(r *http.Request, outcome string) {
+	if a := webhookAction(g.prefix, r.URL.Path); a != "" {
+		metrics.Webhooks.WithLabelValues(a, outcome).Inc()
+	}
 }
 
 func (g *guard) limiter(src string) *rate.Limiter {
@@ -143,29 +154,49 @@ func sourceOf(remoteAddr string) string {
 	return ip.String()
 }
 
-// healthHandler answers 200 "ok" while Temporal answers, 503 "unavailable" otherwise: the reason goes to the
-// log, once per change, never to whoever asks (it names internal hosts).
-func healthHandler(tc client.Client, logger *slog.Logger) http.HandlerFunc {
+// liveHandler answers /healthz: 200 "ok" while the process serves HTTP, whatever its dependencies. A
+// liveness probe restarts what fails it, and restarting the worker does not bring Temporal back; whether
+// the worker can do its work is /readyz's question.
+func liveHandler(rw http.ResponseWriter, _ *http.Request) {
+	rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	rw.Header().Set("Cache-Control", "no-store")
+	_, _ = rw.Write([]byte("ok\n"))
+}
+
+// readyHandler answers /readyz: 200 "ok" while Temporal answers and the worker's pollers run, 503
+// "unavailable" while Temporal does not answer (what /healthz answered before it became a liveness check),
+// 503 "not ready" while the pollers do not run (not started yet, stopped, or stopped by a fatal error). The
+// reason goes to the log, once per change, never to whoever asks: Temporal's error text names internal hosts.
+func readyHandler(tc client.Client, polling func() bool, logger *slog.Logger) http.HandlerFunc {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	var down atomic.Bool
+	var last atomic.Value // the answer of the previous check, to log changes only
+	last.Store("ok")
 	return func(rw http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 		defer cancel()
 		rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		rw.Header().Set("Cache-Control", "no-store")
-		if _, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-			if !down.Swap(true) {
-				logger.Warn("health check: Temporal unavailable", "Error", err)
+		answer, status := "ok", http.StatusOK
+		_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
+		switch {
+		case err != nil:
+			answer, status = "unavailable", http.StatusServiceUnavailable
+		case !polling():
+			answer, status = "not ready", http.StatusServiceUnavailable
+		}
+		if prev := last.Swap(answer); prev != answer {
+			switch {
+			case err != nil:
+				logger.Warn("readiness: Temporal unavailable", "Error", err)
+			case status != http.StatusOK:
+				logger.Warn("readiness: the worker's pollers are not running")
+			default:
+				logger.Info("readiness: ready again")
 			}
-			rw.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = rw.Write([]byte("unavailable\n"))
-			return
 		}
-		if down.Swap(false) {
-			logger.Info("health check: Temporal available again")
-		}
-		_, _ = rw.Write([]byte("ok\n"))
+		rw.WriteHeader(status)
+		_, _ = rw.Write([]byte(answer + "\n"))
 	}
 }

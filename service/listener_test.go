@@ -284,24 +284,30 @@ func (down) CheckHealth(context.Context, *client.CheckHealthRequest) (*client.Ch
 	return nil, errors.New("dial tcp 10.20.30.40:7233: connect: connection refused (temporal-internal.corp)")
 }
 
-// /healthz says healthy or not and nothing more: Temporal's error text, which names internal hosts, goes to the
-// log only.
-func TestHealthzAnswersOnlyHealthyOrNot(t *testing.T) {
+// /healthz says alive and nothing more, whatever Temporal does; /readyz says ready or not and nothing more:
+// Temporal's error text, which names internal hosts, goes to the log only, once.
+func TestHealthChecksAnswerOnlyAWord(t *testing.T) {
 	cfg := &config.Config{}
 	cfg.ApplyDefaults()
 	logs := &logbuf.Buffer{}
 	w := &service.Worker{Config: cfg, Temporal: down{}, Logger: slog.New(slog.NewTextHandler(logs, nil))}
 	hs := httptest.NewServer(w.Handler())
 	defer hs.Close()
-	for range 2 {
-		resp, err := http.Get(hs.URL + "/healthz")
+	get := func(path string) (int, string) {
+		resp, err := http.Get(hs.URL + path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		body, _ := io.ReadAll(resp.Body)
 		_ = resp.Body.Close()
-		if resp.StatusCode != http.StatusServiceUnavailable || string(body) != "unavailable\n" {
-			t.Errorf("got %d %q, want 503 \"unavailable\"", resp.StatusCode, body)
+		return resp.StatusCode, string(body)
+	}
+	for range 2 {
+		if code, body := get("/healthz"); code != http.StatusOK || body != "ok\n" {
+			t.Errorf("/healthz: %d %q, want 200 \"ok\"", code, body)
+		}
+		if code, body := get("/readyz"); code != http.StatusServiceUnavailable || body != "unavailable\n" {
+			t.Errorf("/readyz: %d %q, want 503 \"unavailable\"", code, body)
 		}
 	}
 	line := logs.String()

@@ -19,11 +19,13 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/nexsalto/nexsalto/config"
+	"github.com/nexsalto/nexsalto/metrics"
 )
 
 // DialTemporal connects to any Temporal service: a local dev server, a self-hosted cluster (optionally mTLS) or
-// Temporal Cloud (API key or mTLS). Traces go to the global OpenTelemetry tracer provider. With keys in
-// temporal.encryption every payload and failure is encrypted before it leaves the process (see package codec).
+// Temporal Cloud (API key or mTLS). Traces go to the global OpenTelemetry tracer provider, the SDK's metrics to
+// metrics.Registry. With keys in temporal.encryption every payload and failure is encrypted before it leaves
+// the process (see package codec).
 func DialTemporal(ctx context.Context, t config.Temporal, logger *slog.Logger) (client.Client, error) {
 	opts := client.Options{
 		HostPort:  t.Address,
@@ -35,6 +37,10 @@ func DialTemporal(ctx context.Context, t config.Temporal, logger *slog.Logger) (
 		return nil, fmt.Errorf("temporal tracing: %w", err)
 	}
 	opts.Interceptors = []interceptor.ClientInterceptor{tracing}
+	// The SDK's own metrics (pollers, task latencies, request failures) join ours on /metrics.
+	if opts.MetricsHandler, err = metrics.TemporalHandler(); err != nil {
+		return nil, fmt.Errorf("temporal metrics: %w", err)
+	}
 	opts.ConnectionOptions.DialOptions = append(opts.ConnectionOptions.DialOptions, resumeAtOnce()...)
 	if t.TLS.Enabled || t.TLS.CAFile != "" || t.TLS.CertFile != "" || t.APIKey != "" {
 		tc, err := tlsConfig(t.TLS)

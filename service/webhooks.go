@@ -145,7 +145,7 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The span's context reaches the workflow through the Temporal tracing interceptor: one trace from the
-	// webhook to the Salto call.
+	// webhook to the Salto call. Lines logged with it carry its trace id (TraceLogHandler).
 	ctx, span := otel.Tracer("github.com/nexsalto/nexsalto/service").Start(r.Context(), "webhook "+action.String(),
 		trace.WithAttributes(attribute.Int("nexudus.id", rec.Id)))
 	defer span.End()
@@ -154,7 +154,8 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	out.Workflows, err = h.deliver(ctx, rec, len(h.Secret) > 0)
 	if err != nil {
 		// Not remembered: Nexudus' retry of this delivery must be processed.
-		h.log().Warn("webhook not delivered to Temporal", "Action", action.String(), "Id", rec.Id, "Error", err)
+		h.log().WarnContext(ctx, "webhook not delivered to Temporal", "Action", action.String(), "Id", rec.Id,
+			"Error", err)
 		span.SetStatus(codes.Error, err.Error())
 		w.Header().Set("Retry-After", "5")
 		fail(http.StatusServiceUnavailable, "temporal unavailable, retry later")
@@ -165,7 +166,8 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(out.Workflows) == 0 {
 		out.Status = "ignored"
 	}
-	h.log().Info("webhook", "Action", action.String(), "Id", rec.Id, "Status", out.Status, "Workflows", out.Workflows)
+	h.log().InfoContext(ctx, "webhook", "Action", action.String(), "Id", rec.Id, "Status", out.Status,
+		"Workflows", out.Workflows)
 	h.reply(w, http.StatusOK, out)
 }
 
@@ -259,6 +261,7 @@ func (h *Webhooks) remember(key string) {
 }
 
 func (h *Webhooks) reply(w http.ResponseWriter, status int, out Outcome) {
+	countWebhook(out.Action, status, out.Status)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(out)

@@ -17,6 +17,7 @@ import (
 	"github.com/nexsalto/nexsalto/activities"
 	"github.com/nexsalto/nexsalto/budget"
 	"github.com/nexsalto/nexsalto/config"
+	"github.com/nexsalto/nexsalto/internal/httpobs"
 	"github.com/nexsalto/nexsalto/nexudus"
 	"github.com/nexsalto/nexsalto/salto"
 	"github.com/nexsalto/nexsalto/workflows"
@@ -39,6 +40,9 @@ func SaltoConfig(c config.Salto) salto.Config {
 		Password:          c.Password,
 		TokenFile:         c.TokenFile,
 		RequestsPerSecond: c.RequestsPerSecond,
+		// Every call, token requests included, is a span of the caller's trace and counts into the vendor
+		// metrics (package httpobs).
+		HTTPClient: httpobs.Salto.Client(nil),
 	}
 }
 
@@ -55,6 +59,9 @@ func NewAccountNexudusClient(cfg *config.Config, tc client.Client) (*nexudus.Cli
 		nc.Budget = &budget.Shared{Temporal: tc, TaskQueue: access.BudgetTaskQueue(cfg.Temporal.TaskQueue),
 			Limits: access.BudgetInput{CallsPerMinute: cfg.Nexudus.RequestsPerMinute,
 				WritesPerMinute: cfg.Nexudus.WritesPerMinute, WritesPerDay: cfg.Nexudus.WritesPerDay}}
+	} else {
+		// The client's own pacing, counted for the budget metrics.
+		nc.Budget = newLocalBudget(cfg.Nexudus.RequestsPerMinute)
 	}
 	return nexudus.New(nc)
 }
@@ -68,6 +75,7 @@ func NexudusConfig(c config.Nexudus) nexudus.Config {
 		Auth:              c.Auth,
 		TokenFile:         c.TokenFile,
 		RequestsPerMinute: c.RequestsPerMinute,
+		HTTPClient:        httpobs.Nexudus.Client(nil), // as Salto's: traced and counted
 	}
 }
 
@@ -88,6 +96,7 @@ type Worker struct {
 	server   *http.Server
 	listener net.Listener
 	codec    *CodecServer
+	obs      observability
 }
 
 // NewWorker builds the clients from cfg when they are not given.
@@ -120,8 +129,9 @@ func (w *Worker) Start() error {
 	// Two task queues, each with its own pollers: when many entitlements wake at once, the worker drains their
 	// (sticky) backlog first, and customer tasks queued behind it would wait until it is gone. Both workers
 	// register everything: customer workflows started before the split keep running on the first queue.
+	opts := w.workerOptions()
 	for _, tq := range []string{cfg.Temporal.TaskQueue, cfg.Temporal.CustomerTaskQueue} {
-		tw := worker.New(w.Temporal, tq, w.WorkerOptions)
+		tw := worker.New(w.Temporal, tq, opts)
 		workflows.Register(tw)
 		acts.Register(tw)
 		if err := tw.Start(); err != nil {
@@ -131,13 +141,14 @@ func (w *Worker) Start() error {
 		w.workers = append(w.workers, tw)
 	}
 	// The account's Nexudus budget answers reservations on a queue of its own.
-	bw := worker.New(w.Temporal, access.BudgetTaskQueue(cfg.Temporal.TaskQueue), w.WorkerOptions)
+	bw := worker.New(w.Temporal, access.BudgetTaskQueue(cfg.Temporal.TaskQueue), opts)
 	bw.RegisterWorkflowWithOptions(workflows.NexudusBudget, workflow.RegisterOptions{Name: access.WorkflowNexudusBudget})
 	if err := bw.Start(); err != nil {
 		w.stopWorkers()
 		return fmt.Errorf("start temporal worker of the Nexudus budget: %w", err)
 	}
 	w.workers = append(w.workers, bw)
+	w.obs.polling.Store(true)
 	if !w.NoSyncWorkflows {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		err := StartSyncWorkflows(ctx, w.Temporal, cfg)
@@ -161,6 +172,12 @@ func (w *Worker) Start() error {
 			return err
 		}
 	}
+	if err := w.startObservability(); err != nil {
+		w.stopCodec()
+		_ = ln.Close()
+		w.stopWorkers()
+		return err
+	}
 	w.server = NewWebhookServer(cfg.Webhooks, w.Handler(), w.Logger)
 	go func() {
 		if err := w.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -178,7 +195,7 @@ func (w *Worker) CodecURL() string {
 	return w.codec.URL()
 }
 
-// Handler serves the webhooks and a health check.
+// Handler serves the webhooks, the health checks and, unless metrics.listen is set, /metrics.
 func (w *Worker) Handler() http.Handler {
 	cfg := w.Config
 	mux := http.NewServeMux()
@@ -196,8 +213,7 @@ func (w *Worker) Handler() http.Handler {
 		ReplayWindow:    cfg.Webhooks.ReplayWindow,
 		ReplayCacheSize: cfg.Webhooks.ReplayCacheSize,
 	})
-	// Healthy or not, never why: Temporal's error text names internal hosts.
-	mux.HandleFunc("GET /healthz", healthHandler(w.Temporal, w.Logger))
+	w.observe(mux, w.Config.Metrics.Listen == "")
 	return mux
 }
 
@@ -214,14 +230,20 @@ func (w *Worker) Stop(ctx context.Context) {
 	if w.server != nil {
 		_ = w.server.Shutdown(ctx)
 	}
+	w.stopObservability(ctx)
+	w.stopCodec()
+	w.stopWorkers()
+}
+
+func (w *Worker) stopCodec() {
 	if w.codec != nil {
 		_ = w.codec.Close()
 		w.codec = nil
 	}
-	w.stopWorkers()
 }
 
 func (w *Worker) stopWorkers() {
+	w.obs.polling.Store(false)
 	for _, tw := range w.workers {
 		tw.Stop()
 	}

@@ -163,10 +163,13 @@ func newLogger(level string, asJSON bool) *slog.Logger {
 		l = slog.LevelInfo
 	}
 	opts := &slog.HandlerOptions{Level: l}
+	var h slog.Handler = slog.NewTextHandler(os.Stderr, opts)
 	if asJSON {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+		h = slog.NewJSONHandler(os.Stderr, opts)
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	// Lines logged with a span's context (the webhook receiver's) carry its trace id; workflow and activity
+	// lines carry theirs and their workflow's id through the Temporal SDK.
+	return slog.New(service.TraceLogHandler(h))
 }
 
 func envOr(key, def string) string {
