@@ -66,3 +66,20 @@ type BudgetState struct {
 	// Degraded says which work is refused writes for the rest of the day, when any is.
 	Degraded string `json:",omitempty"`
 }
+
+// BudgetDay is the day the daily write cap counts: Nexudus' day is UTC.
+func BudgetDay(t time.Time) string { return t.UTC().Format(time.DateOnly) }
+
+// WritesOn is the writes of now's UTC day: the state still shows yesterday's until the day's first write.
+func (s BudgetState) WritesOn(now time.Time) int {
+	if s.Day != BudgetDay(now) {
+		return 0
+	}
+	return s.WritesToday
+}
+
+// DegradedOn says whether some work is refused writes on now's UTC day (Degraded is only cleared by the
+// next day's first write).
+func (s BudgetState) DegradedOn(now time.Time) bool {
+	return s.Degraded != "" && s.Day == BudgetDay(now)
+}

@@ -81,8 +81,9 @@ func (a *Activities) AddToGroup(ctx context.Context, c access.GroupChange) (err 
 	ctx, done := saltoActivity(ctx, c.DueSince)
 	defer done()
 	defer observeChange(ctx, metrics.ChangeGrant, c.Customer.WorkflowID(), c.DueSince, &err)
-	return saltoError(ctx, "add to access group "+c.GroupID,
-		a.Salto.AddGroupMember(ctx, c.SiteID, c.GroupID, c.PlatformUserID))
+	return saltoError(ctx, "add to access group "+c.GroupID, idempotent(ctx, func() error {
+		return a.Salto.AddGroupMember(ctx, c.SiteID, c.GroupID, c.PlatformUserID)
+	}))
 }
 
 // RemoveFromGroup removes a user from an access group; not a member (404) is success.
@@ -90,8 +91,9 @@ func (a *Activities) RemoveFromGroup(ctx context.Context, c access.GroupChange) 
 	ctx, done := saltoActivity(ctx, c.DueSince)
 	defer done()
 	defer observeChange(ctx, metrics.ChangeRevoke, c.Customer.WorkflowID(), c.DueSince, &err)
-	return saltoError(ctx, "remove from access group "+c.GroupID,
-		a.Salto.RemoveGroupMember(ctx, c.SiteID, c.GroupID, c.PlatformUserID))
+	return saltoError(ctx, "remove from access group "+c.GroupID, idempotent(ctx, func() error {
+		return a.Salto.RemoveGroupMember(ctx, c.SiteID, c.GroupID, c.PlatformUserID)
+	}))
 }
 
 // SetSubscription suspends or subscribes a Salto user and returns the state Salto keeps. A subscribe without a
@@ -107,11 +109,11 @@ func (a *Activities) SetSubscription(ctx context.Context, c access.SubscriptionC
 	}
 	u, err := a.Salto.SetSubscription(ctx, c.SiteID, c.SiteUserID, state)
 	if !c.Suspended && noSeatRefusal(err) {
-		activity.GetLogger(ctx).Warn("subscribe refused", "Customer", c.Customer.WorkflowID(), "Error", err)
+		logger(ctx).Warn("subscribe refused", "Customer", c.Customer.WorkflowID(), "Error", err)
 		u, err = a.Salto.GetUser(ctx, c.SiteID, c.SiteUserID)
 		if err == nil && !u.Suspended() {
 			// Refused, yet subscribed: some other refusal than a seat; Salto's state is what counts.
-			activity.GetLogger(ctx).Warn("subscribe refused but the user is subscribed", "SiteUserID", u.ID)
+			logger(ctx).Warn("subscribe refused but the user is subscribed", "SiteUserID", u.ID)
 		}
 	}
 	if err != nil {

@@ -71,7 +71,7 @@ func saltoError(ctx context.Context, op string, err error) error {
 // need nothing more: the SDK logs no failed local attempt, and counts no failure metric for a benign one.
 func notYetConsistent(ctx context.Context, op, msg string, se *salto.Error) error {
 	if activity.IsActivity(ctx) {
-		activity.GetLogger(ctx).Warn("Salto not consistent yet: its consistency window after creating a user; will retry",
+		logger(ctx).Warn("Salto not consistent yet: its consistency window after creating a user; will retry",
 			"Operation", op, "ErrorCode", se.Code, "FinalFromAttempt", consistencyAttempts)
 	}
 	return temporal.NewApplicationErrorWithOptions(msg+" (may be Salto's consistency window after creating the user)",

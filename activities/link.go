@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"go.temporal.io/sdk/activity"
-
 	"github.com/nexsalto/nexsalto/access"
 	"github.com/nexsalto/nexsalto/config"
 	"github.com/nexsalto/nexsalto/nexudus"
@@ -20,6 +18,10 @@ type linkProgress struct {
 	user         *salto.SiteUser
 	created      bool // by this link
 	tagged       bool // the Salto tag follows the access card
+	// lookedUp: the lookup (by email, else by our alias) found no user and no create was tried since, so a
+	// retry after a failed create's neighbour need not list the site again. A failed create clears it: Salto
+	// may have carried it out with its answer lost, and only a new lookup can tell.
+	lookedUp bool
 }
 
 // EnsureSaltoUser links a customer to its Salto user: the known one if it still exists, else the one with the
@@ -46,7 +48,7 @@ func (a *Activities) EnsureSaltoUser(ctx context.Context, req access.EnsureUserR
 	}
 	p.coworkerRead = true
 	if p.user == nil {
-		if p.user, p.created, err = a.resolveUser(ctx, req, loc, cw); err != nil {
+		if p.user, p.created, err = a.resolveUser(ctx, req, loc, cw, &p); err != nil {
 			a.progress.save(key, p) // the coworker stays read
 			return access.SaltoUser{}, err
 		}
@@ -60,7 +62,8 @@ func (a *Activities) EnsureSaltoUser(ctx context.Context, req access.EnsureUserR
 	u := p.user
 	if !p.tagged && cw.AccessCardId != "" && u.TagID != cw.AccessCardId {
 		tag := cw.AccessCardId
-		if err := a.Salto.PatchUser(ctx, site, u.ID, salto.UserPatch{TagID: &tag}); err != nil {
+		err := idempotent(ctx, func() error { return a.Salto.PatchUser(ctx, site, u.ID, salto.UserPatch{TagID: &tag}) })
+		if err != nil {
 			return access.SaltoUser{}, saltoError(ctx, "set Salto tag", err)
 		}
 	}
@@ -78,7 +81,7 @@ func (a *Activities) EnsureSaltoUser(ctx context.Context, req access.EnsureUserR
 			out.Suspended = su.Suspended()
 		case noSeatRefusal(err):
 			// Refused rather than answered "still suspended": the same for the workflow.
-			activity.GetLogger(ctx).Warn("Salto user stays suspended", "Customer", req.Customer.WorkflowID(), "Error", err)
+			logger(ctx).Warn("Salto user stays suspended", "Customer", req.Customer.WorkflowID(), "Error", err)
 		default:
 			return access.SaltoUser{}, saltoError(ctx, "subscribe Salto user", err)
 		}
@@ -90,10 +93,13 @@ func (a *Activities) EnsureSaltoUser(ctx context.Context, req access.EnsureUserR
 // resolveUser finds the customer's Salto user or creates it. No user and no error: the known user is gone and
 // nothing needs a new one.
 func (a *Activities) resolveUser(ctx context.Context, req access.EnsureUserRequest, loc *config.Location,
-	cw nexudus.Coworker) (u *salto.SiteUser, created bool, err error) {
+	cw nexudus.Coworker, p *linkProgress) (u *salto.SiteUser, created bool, err error) {
 	site := req.SiteID
 	if req.Known != nil && req.Known.Known() {
-		u, err = a.Salto.GetUser(ctx, site, req.Known.SiteUserID)
+		err = idempotent(ctx, func() (err error) {
+			u, err = a.Salto.GetUser(ctx, site, req.Known.SiteUserID)
+			return err
+		})
 		if salto.IsNotFound(err) {
 			u, err = nil, nil // deleted by hand, or by the delete policy: find or create again below
 		}
@@ -104,13 +110,14 @@ func (a *Activities) resolveUser(ctx context.Context, req access.EnsureUserReque
 			return nil, false, nil
 		}
 	}
-	if u == nil {
+	if u != nil {
+		return u, false, nil
+	}
+	if !p.lookedUp {
 		if u, err = a.findUser(ctx, site, loc, cw); err != nil || u != nil {
 			return u, false, err
 		}
-	}
-	if u != nil {
-		return u, false, nil
+		p.lookedUp = true
 	}
 	if loc.MobileAccess && strings.TrimSpace(cw.Email) == "" {
 		return nil, false, access.NewFinalError(access.ErrMissingEmail,
@@ -123,9 +130,11 @@ func (a *Activities) resolveUser(ctx context.Context, req access.EnsureUserReque
 		nu.Email = &email
 	}
 	if u, err = a.Salto.CreateUser(ctx, site, nu); err != nil {
+		// A 429 is a refusal; anything else may have been carried out with its answer lost.
+		p.lookedUp = salto.KindOf(err) == salto.KindRateLimited
 		return nil, false, saltoError(ctx, "create Salto user", err)
 	}
-	activity.GetLogger(ctx).Info("created Salto user", "Customer", req.Customer.WorkflowID(),
+	logger(ctx).Info("created Salto user", "Customer", req.Customer.WorkflowID(),
 		"SiteUserID", u.ID, "Suspended", u.Suspended())
 	return u, true, nil
 }
@@ -140,7 +149,11 @@ func noSeatRefusal(err error) bool {
 // findUser matches by email; tag-only users (no email in Salto) are matched by the alias we gave them.
 func (a *Activities) findUser(ctx context.Context, site string, loc *config.Location, cw nexudus.Coworker) (*salto.SiteUser, error) {
 	if email := strings.TrimSpace(cw.Email); email != "" {
-		u, err := a.Salto.FindUserByEmail(ctx, site, email)
+		var u *salto.SiteUser
+		err := idempotent(ctx, func() (err error) {
+			u, err = a.Salto.FindUserByEmail(ctx, site, email)
+			return err
+		})
 		if err == nil {
 			return u, nil
 		}
@@ -151,7 +164,11 @@ func (a *Activities) findUser(ctx context.Context, site string, loc *config.Loca
 	if loc.MobileAccess {
 		return nil, nil
 	}
-	users, err := a.Salto.ListUsers(ctx, site, salto.ListOptions{})
+	var users []salto.SiteUser
+	err := idempotent(ctx, func() (err error) {
+		users, err = a.Salto.ListUsers(ctx, site, salto.ListOptions{})
+		return err
+	})
 	if err != nil {
 		return nil, saltoError(ctx, "list Salto users", err)
 	}

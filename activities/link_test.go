@@ -96,6 +96,57 @@ func TestLinkAfterALostCreateAnswerMakesNoDuplicate(t *testing.T) {
 	}
 }
 
+// A create refused with a 429 is tried again without looking the user up again (the lookup found none, and a
+// 429 is a refusal); a create that failed with a 503 may have been carried out, so its retry looks again.
+func TestLinkRetryAfterAFailedCreateLooksUpOnlyWhenItMustHaveBeenCarriedOut(t *testing.T) {
+	for _, tc := range []struct {
+		status      int
+		lookupAgain bool
+	}{{http.StatusTooManyRequests, false}, {http.StatusServiceUnavailable, true}} {
+		t.Run(http.StatusText(tc.status), func(t *testing.T) {
+			a, _ := newLoader(t, time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC))
+			a.Config.Locations[0].SaltoSite = linkSite
+			var failCreate atomic.Int32
+			failCreate.Store(1)
+			ssim := saltoBehind(t, a, linkSite, linkGroup, saltoks.UserSeed{},
+				func(next http.Handler) http.Handler {
+					return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+						if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/users") && failCreate.Add(-1) >= 0 {
+							w.Header().Set("Content-Type", "application/json")
+							w.WriteHeader(tc.status)
+							_, _ = w.Write([]byte(`{"ErrorCode":"5000","Message":"try again"}`))
+							return
+						}
+						next.ServeHTTP(w, r)
+					})
+				})
+			req := access.EnsureUserRequest{Customer: access.CustomerKey{LocationID: 5, CoworkerID: 100}, SiteID: linkSite,
+				Subscribe: true}
+			if _, err := a.EnsureSaltoUser(context.Background(), req); err == nil {
+				t.Fatal("the link succeeded although Salto refused the create")
+			}
+			lookups := ssim.Stats().Calls["GET /v1.2/sites/{site}/users"]
+			if lookups == 0 {
+				t.Fatal("no lookup before the create")
+			}
+			u, err := a.EnsureSaltoUser(context.Background(), req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			again := ssim.Stats().Calls["GET /v1.2/sites/{site}/users"] - lookups
+			if tc.lookupAgain && again != lookups {
+				t.Errorf("the retry after a %d made %d lookups, want the %d of the first attempt again", tc.status, again, lookups)
+			}
+			if !tc.lookupAgain && again != 0 {
+				t.Errorf("the retry after a %d looked the user up again (%d calls)", tc.status, again)
+			}
+			if users := ssim.Users(linkSite); len(users) != 1 || users[0].ID != u.SiteUserID {
+				t.Fatalf("Salto holds %+v, want the one user created", users)
+			}
+		})
+	}
+}
+
 // A visitor grant whose PIN cannot be written to Nexudus at once writes, on the retry, the PIN Salto already
 // generated instead of generating another.
 func TestVisitorGrantRetryWritesTheSamePIN(t *testing.T) {

@@ -144,7 +144,7 @@ func (a *Activities) PlanReconcile(ctx context.Context, req access.PlanRequest) 
 					kept++
 				}
 			}
-			activity.GetLogger(ctx).Info("reconcile plan: resuming", "PlanID", req.PlanID,
+			logger(ctx).Info("reconcile plan: resuming", "PlanID", req.PlanID,
 				"PhasesDone", len(beat.Done), "PhasesKept", kept)
 		}
 		if err := a.readSnapshot(ctx, loc, req.AsOf, e, func(b reconcileBeat) {

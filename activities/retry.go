@@ -23,6 +23,42 @@ const (
 	saltoHeartbeatEvery = 3 * time.Second
 )
 
+// An idempotent Salto call (a read; a tag or subscription set to what it may already be; adding a member who
+// already is one or removing one who is not, both of which succeed) that fails with a 5xx, a 429 or no answer
+// is made again inside the same attempt, while the attempt's deadline
+// leaves room, instead of failing the attempt: a retry then costs no round trip through Temporal (a local
+// attempt handing over to a regular activity, a retry timer, a new task), which after an outage is most of a
+// short step's time. Each try asks the rate limit again with the same due instant, so the order and the rate
+// hold. Outside an activity (no deadline) at most inPlaceTries are made.
+const (
+	inPlaceTries = 8
+	// inPlaceRoom is what a try needs before the deadline: a call at Salto's usual latency and a little more.
+	inPlaceRoom = 750 * time.Millisecond
+)
+
+// idempotent runs call, and runs it again in place as above.
+func idempotent(ctx context.Context, call func() error) error {
+	err := call()
+	for try := int32(1); err != nil && salto.IsRetryable(err) && try < inPlaceTries; try++ {
+		d := saltoRetryDelay(try)
+		if ra, ok := salto.RetryAfter(err); ok {
+			d = ra
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d+inPlaceRoom {
+			return err
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		err = call()
+	}
+	return err
+}
+
 // saltoRetryDelay is the delay after the failed attempt n (1 for the first).
 func saltoRetryDelay(attempt int32) time.Duration {
 	d := saltoRetryCap

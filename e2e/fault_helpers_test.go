@@ -8,8 +8,12 @@ import (
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+
 	"github.com/nexsalto/nexsalto/access"
+	"github.com/nexsalto/nexsalto/codec"
 	"github.com/nexsalto/nexsalto/nexudus"
+	"github.com/nexsalto/nexsalto/service"
 	nexudussim "github.com/nexsalto/nexsalto/simulators/nexudus"
 	"github.com/nexsalto/nexsalto/simulators/saltoks"
 )
@@ -187,4 +191,62 @@ func (s *stack) explainBooking(bookingID int) {
 	}
 	raw, _ = json.Marshal(cst)
 	s.t.Logf("%s: %s", key.WorkflowID(), raw)
+	s.explainActivities(key.WorkflowID())
+}
+
+// explainActivities logs a workflow's current run as a timeline of its activities: regular ones (scheduled,
+// the attempt that ended, completed or failed) and local ones (their markers, which record only the end).
+func (s *stack) explainActivities(workflowID string) {
+	s.t.Helper()
+	names := map[int64]string{}
+	it := s.tc.GetWorkflowHistory(context.Background(), workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			s.t.Logf("%s history: %v", workflowID, err)
+			return
+		}
+		at := e.GetEventTime().AsTime().Format("15:04:05.000")
+		switch {
+		case e.GetActivityTaskScheduledEventAttributes() != nil:
+			names[e.GetEventId()] = e.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName()
+			s.t.Logf("  %s scheduled %s", at, names[e.GetEventId()])
+		case e.GetActivityTaskStartedEventAttributes() != nil:
+			a := e.GetActivityTaskStartedEventAttributes()
+			s.t.Logf("  %s %s attempt %d began", at, names[a.GetScheduledEventId()], a.GetAttempt())
+		case e.GetActivityTaskCompletedEventAttributes() != nil:
+			s.t.Logf("  %s %s completed", at, names[e.GetActivityTaskCompletedEventAttributes().GetScheduledEventId()])
+		case e.GetActivityTaskFailedEventAttributes() != nil:
+			s.t.Logf("  %s %s failed", at, names[e.GetActivityTaskFailedEventAttributes().GetScheduledEventId()])
+		case e.GetActivityTaskCanceledEventAttributes() != nil:
+			s.t.Logf("  %s %s cancelled", at, names[e.GetActivityTaskCanceledEventAttributes().GetScheduledEventId()])
+		case e.GetMarkerRecordedEventAttributes() != nil:
+			outcome := "completed"
+			if e.GetMarkerRecordedEventAttributes().GetFailure() != nil {
+				outcome = "failed"
+			}
+			s.t.Logf("  %s local activity %s", at, outcome)
+		case e.GetWorkflowExecutionSignaledEventAttributes() != nil:
+			s.t.Logf("  %s signal %s", at, e.GetWorkflowExecutionSignaledEventAttributes().GetSignalName())
+		}
+	}
+	d, err := s.tc.DescribeWorkflowExecution(context.Background(), workflowID, "")
+	if err != nil {
+		s.t.Logf("%s: %v", workflowID, err)
+		return
+	}
+	c, err := service.NewCodec(s.cfg.Temporal.Encryption)
+	if err != nil {
+		s.t.Logf("codec: %v", err)
+		return
+	}
+	fc := codec.FailureConverter(codec.DataConverter(c))
+	for _, pa := range d.GetPendingActivities() {
+		last := "none"
+		if f := pa.GetLastFailure(); f != nil {
+			last = fc.FailureToError(f).Error()
+		}
+		s.t.Logf("  pending %s: attempt %d, state %s, last attempt %s, last failure: %s", pa.GetActivityType().GetName(),
+			pa.GetAttempt(), pa.GetState(), pa.GetLastStartedTime().AsTime().Format("15:04:05.000"), last)
+	}
 }

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"math/rand/v2"
-	"os"
 	"testing"
 	"time"
 
@@ -16,12 +15,6 @@ import (
 func TestFaultSaltoOutageDuringAGrantBurst(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fault suite: Salto faults and outage")
-	}
-	// Not in the default run yet: in full runs one or two of the 20 customers the link creates (coworker 3050
-	// every time) got no access within their 40–55 s booking, while the bound on the last grant held. Until
-	// that is understood the test runs on request only, so CI stays a signal.
-	if os.Getenv("NEXSALTO_FAULT_SALTO") == "" {
-		t.Skip("set NEXSALTO_FAULT_SALTO=1: open problem with customers the link creates, see the README's fault suite")
 	}
 	const (
 		n          = 100
@@ -69,12 +62,16 @@ func TestFaultSaltoOutageDuringAGrantBurst(t *testing.T) {
 		t.Fatal(err)
 	}
 	back := time.Now()
+	// The calls still to make: a known customer's search by email and add; a new one's search by email, the
+	// site's user list (page by page: the lookup by our alias, for users without an email in Salto), the
+	// create and the add.
+	listPages := (len(s.salto.Users(site2)) + saltoks.DefaultPageSize - 1) / saltoks.DefaultPageSize
 	pendingCalls := 0
 	for i, b := range bookings {
 		if _, _, ok := watch.seen(b.coworker); !ok {
-			pendingCalls += 2 // search, then add
+			pendingCalls += 2
 			if i%newShare == 0 {
-				pendingCalls++ // the create
+				pendingCalls += listPages + 1
 			}
 		}
 	}
@@ -90,6 +87,7 @@ func TestFaultSaltoOutageDuringAGrantBurst(t *testing.T) {
 	})
 	dup := s.duplicates(site2)
 	var lastGrant time.Duration
+	var last faultBooking
 	var grantLate []time.Duration
 	without := 0
 	for _, b := range bookings {
@@ -102,7 +100,14 @@ func TestFaultSaltoOutageDuringAGrantBurst(t *testing.T) {
 			continue
 		}
 		grantLate = append(grantLate, first.Sub(b.grantDue))
-		lastGrant = max(lastGrant, first.Sub(back))
+		if first.Sub(back) > lastGrant {
+			lastGrant, last = first.Sub(back), b
+		}
+	}
+	if lastGrant > bound {
+		t.Logf("last grant: booking %d (coworker %d) due %s into the burst, granted %s after Salto returned",
+			last.id, last.coworker, last.grantDue.Sub(burst), lastGrant.Round(10*time.Millisecond))
+		s.explainBooking(last.id)
 	}
 	end := bookings[0].revokeDue
 	for _, b := range bookings {

@@ -124,6 +124,10 @@ var (
 	// shared they are the account's, from the budget workflow; with local, this process's own calls.
 	NexudusBudgetUsed  = gaugeVec("nexudus_budget_used", "Nexudus calls spent in the budget's window.", "window")
 	NexudusBudgetLimit = gaugeVec("nexudus_budget_limit", "Nexudus calls allowed in the budget's window.", "window")
+	// NexudusBudgetDegraded is 1 while the shared budget refuses presence check-ins and reconciliation's
+	// writes for the rest of the UTC day (80% of writes_per_day spent): presence then writes no check-ins.
+	NexudusBudgetDegraded = gauge("nexudus_budget_degraded",
+		"1 while the shared Nexudus budget refuses background writes (presence check-ins) for the rest of the UTC day.")
 )
 
 func init() {
@@ -162,6 +166,12 @@ func counterVec(name, help string, labels ...string) *prometheus.CounterVec {
 	c := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: name, Help: help}, labels)
 	Registry.MustRegister(c)
 	return c
+}
+
+func gauge(name, help string) prometheus.Gauge {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: name, Help: help})
+	Registry.MustRegister(g)
+	return g
 }
 
 func gaugeVec(name, help string, labels ...string) *prometheus.GaugeVec {

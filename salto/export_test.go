@@ -13,3 +13,6 @@ func SetClock(c *Client, now func() time.Time) { c.now = now }
 func RawDo(ctx context.Context, c *Client, method, path string, q [][2]string, body any) error {
 	return c.do(ctx, method, c.endpoint(path, q), body, nil)
 }
+
+// PageRetries is how often a failed page after the first is read again in place.
+const PageRetries = pageRetries

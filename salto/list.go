@@ -6,12 +6,47 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"time"
 )
 
 // maxPages stops a server that keeps sending next links; far above any real site.
 const maxPages = 10000
+
+// A page after the first that fails with a 5xx, a 429 or no answer is fetched again in place, up to
+// pageRetries times, instead of failing the whole list: a list of k pages would otherwise succeed only when
+// all k calls do in one go (at 25% failures, one try in six for 6 pages), and every retry of the caller would
+// read all of them again. Reads are safe to repeat; the first page's failure still goes to the caller, which
+// loses nothing by retrying it.
+const (
+	pageRetries    = 5
+	pageRetryFirst = 250 * time.Millisecond
+	pageRetryCap   = 2 * time.Second
+)
+
+// pageRetryDelay is the wait before the try-th repeat of a page: Salto's Retry-After when it gives one,
+// otherwise doubling from pageRetryFirst to pageRetryCap, drawn between half and all of it so that lists
+// failing together do not come back together. The client's rate limit still spaces the calls.
+func pageRetryDelay(try int, err error) time.Duration {
+	if d, ok := RetryAfter(err); ok {
+		return d
+	}
+	d := min(pageRetryFirst<<(try-1), pageRetryCap)
+	return d/2 + rand.N(d/2+1)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
 
 // envelope is the paged list shape. next_page_link may be absent, null or empty on the last page.
 type envelope[T any] struct {
@@ -72,6 +107,12 @@ func forEachPage[T any](ctx context.Context, c *Client, first *url.URL, fn func(
 		}
 		seen[cur.String()] = true
 		resp, err := c.call(ctx, http.MethodGet, cur, nil)
+		for try := 1; err != nil && pages > 0 && try <= pageRetries && IsRetryable(err); try++ {
+			if werr := sleepCtx(ctx, pageRetryDelay(try, err)); werr != nil {
+				break
+			}
+			resp, err = c.call(ctx, http.MethodGet, cur, nil)
+		}
 		if err != nil {
 			return err
 		}

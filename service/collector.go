@@ -209,6 +209,7 @@ func (c *collector) budget(ctx context.Context) error {
 	}
 	now := time.Now()
 	var used map[string]int64
+	degraded := false // a local budget has no daily cap to degrade at
 	if c.local != nil {
 		used = c.local.used(now)
 	} else {
@@ -216,8 +217,9 @@ func (c *collector) budget(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		used = c.sharedUse(st, now)
+		used, degraded = c.sharedUse(st, now), st.DegradedOn(now)
 	}
+	metrics.NexudusBudgetDegraded.Set(boolGauge(degraded))
 	for w, u := range used {
 		metrics.NexudusBudgetUsed.WithLabelValues(w).Set(float64(u))
 	}
@@ -262,10 +264,13 @@ func (c *collector) sharedUse(st access.BudgetState, now time.Time) map[string]i
 		}
 		return a - b
 	}
-	today := int64(0)
-	if st.Day == now.UTC().Format(time.DateOnly) {
-		today = int64(st.WritesToday)
-	}
 	return map[string]int64{metrics.BudgetCallsMinute: delta(cur.reserved, base.reserved),
-		metrics.BudgetWritesMinute: delta(cur.write, base.write), metrics.BudgetWritesDay: today}
+		metrics.BudgetWritesMinute: delta(cur.write, base.write), metrics.BudgetWritesDay: int64(st.WritesOn(now))}
+}
+
+func boolGauge(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }

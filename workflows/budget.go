@@ -68,15 +68,6 @@ func latest(a, b time.Time) time.Time {
 	return a
 }
 
-func day(t time.Time) string { return t.UTC().Format(time.DateOnly) }
-
-func (b *budgetRun) writesToday(now time.Time) int {
-	if b.st.Day != day(now) {
-		return 0
-	}
-	return b.st.WritesToday
-}
-
 // admit turns a reservation away without a trace in the history: its priority must wait, or has no writes
 // left today.
 func (b *budgetRun) admit(ctx workflow.Context, r access.Reservation) error {
@@ -86,9 +77,9 @@ func (b *budgetRun) admit(ctx workflow.Context, r access.Reservation) error {
 		if !ok {
 			share = writeShare[access.PriorityBackground]
 		}
-		if float64(b.writesToday(now)) >= share*float64(b.in.WritesPerDay) {
+		if float64(b.st.WritesOn(now)) >= share*float64(b.in.WritesPerDay) {
 			return temporal.NewNonRetryableApplicationError("Nexudus' daily write budget is spent for priority "+
-				strconv.Itoa(int(r.Priority))+" ("+strconv.Itoa(b.writesToday(now))+" of "+
+				strconv.Itoa(int(r.Priority))+" ("+strconv.Itoa(b.st.WritesOn(now))+" of "+
 				strconv.Itoa(b.in.WritesPerDay)+" writes today)", access.ErrBudgetExhausted, nil)
 		}
 	}
@@ -108,8 +99,8 @@ func (b *budgetRun) reserve(ctx workflow.Context, r access.Reservation) (access.
 	b.st.Reserved++
 	if r.Write {
 		b.st.NextWrite = at.Add(nexudus.CallInterval(b.in.WritesPerMinute))
-		if b.st.Day != day(now) {
-			b.st.Day, b.st.WritesToday, b.st.Degraded = day(now), 0, ""
+		if b.st.Day != access.BudgetDay(now) {
+			b.st.Day, b.st.WritesToday, b.st.Degraded = access.BudgetDay(now), 0, ""
 		}
 		b.st.WritesToday++
 		b.st.Writes++
