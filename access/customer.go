@@ -37,6 +37,24 @@ type AccessChange struct {
 	// AsOf is the entitlement workflow's time when it decided the change. A change older than the one the
 	// ledger holds for the same entitlement is ignored, so a late duplicate cannot undo a newer change.
 	AsOf time.Time
+	// Due is when the change fell due (see ChangeDue): the instant the grant and revoke lateness is measured
+	// from, and the one the Salto rate limit orders calls by. Zero from workflows older than the field: AsOf.
+	Due time.Time `json:",omitzero"`
+}
+
+// ChangeDue is when an entitlement's grant or revoke fell due: its instant (GrantAt, or RevokeAt for an end),
+// unless the workflow learned of the change only later (a booking made after its grant instant, a contract
+// cancelled before its end), and never later than now, when the change is decided. A timer that fired late
+// because Temporal or the worker was away is late from its instant: that is what the lateness metrics show.
+func ChangeDue(instant, learned, now time.Time) time.Time {
+	due := instant
+	if learned.After(due) {
+		due = learned
+	}
+	if due.IsZero() || due.After(now) {
+		return now
+	}
+	return due
 }
 
 // CustomerInput starts or continues the customer workflow.

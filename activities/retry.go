@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"time"
 
@@ -41,6 +42,10 @@ func idempotent(ctx context.Context, call func() error) error {
 	err := call()
 	for try := int32(1); err != nil && salto.IsRetryable(err) && try < inPlaceTries; try++ {
 		d := saltoRetryDelay(try)
+		var se *salto.Error
+		if errors.As(err, &se) && se.SaltoUp { // other calls go through: this failure is the call's own
+			d = saltoRetryDelay(1)
+		}
 		if ra, ok := salto.RetryAfter(err); ok {
 			d = ra
 		}

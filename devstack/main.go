@@ -125,6 +125,14 @@ func run(ctx context.Context, o Options, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	s.printBanner(out, o)
+	<-ctx.Done()
+	fmt.Fprintln(out, "\nstopping…")
+	return s.Stop()
+}
+
+// printBanner says where every part of the running stack is.
+func (s *Stack) printBanner(out io.Writer, o Options) {
 	where := o.DataDir
 	if o.Postgres != "" {
 		where += "; Temporal's in PostgreSQL" // never the URL: it holds the password
@@ -148,9 +156,6 @@ Press Ctrl-C to stop; start again to resume where it stopped.
 		s.Config.Temporal.Encryption.KeysFile, s.CodecURL, s.Config.Codec.TokenFile, s.CodecURL, s.Config.Codec.TokenFile,
 		s.Webhook, s.Config.Webhooks.PathPrefix, s.Worker.MetricsURL(), s.SaltoURL, s.SaltoURL, demoSite, s.NexusURL, s.NexusURL,
 		filepath.Join(o.DataDir, "starter.yaml"))
-	<-ctx.Done()
-	fmt.Fprintln(out, "\nstopping…")
-	return s.Stop()
 }
 
 // Start brings every part up. On a new data folder it seeds the simulators and starts the demo.

@@ -63,6 +63,7 @@ func TestDevStackStartsServesTheUIAndResumesAfterRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkCodec(t, s)
+	checkBannerMetrics(t, s, o)
 	o.TemporalPort, o.UIPort = port(t, "http://"+s.Temporal.HostPort()), port(t, s.Temporal.UIURL())
 	o.WebhookPort, o.SaltoPort, o.NexudusPort = port(t, s.Webhook), port(t, s.SaltoURL), port(t, s.NexusURL)
 	o.CodecPort = port(t, s.CodecURL)
@@ -114,4 +115,33 @@ func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) 
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("timed out waiting for %s", what)
+}
+
+// checkBannerMetrics: what `go run ./devstack` prints names the metrics URL, and it serves the worker's
+// metrics, ours and the Temporal SDK's, with the grants the demo made counted.
+func checkBannerMetrics(t *testing.T, s *Stack, o Options) {
+	t.Helper()
+	var banner strings.Builder
+	s.printBanner(&banner, o)
+	var url string
+	for _, line := range strings.Split(banner.String(), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "Metrics" {
+			url = f[1]
+		}
+	}
+	if !strings.HasPrefix(url, "http://") || !strings.HasSuffix(url, "/metrics") {
+		t.Fatalf("no metrics URL in the banner:\n%s", banner.String())
+	}
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	for _, want := range []string{"nexsalto_webhooks_total{", "nexsalto_access_lateness_seconds_count{change=\"grant\"}",
+		"nexsalto_temporal_"} {
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
+			t.Fatalf("%s: %d, no %s in\n%.2000s", url, resp.StatusCode, want, body)
+		}
+	}
 }

@@ -257,6 +257,24 @@ func (w *childWorker) goroutines() (int, error) {
 	return strconv.Atoi(m[1])
 }
 
+// saveHeapProfile writes the worker's heap profile (after a GC) to path, for `go tool pprof -base`.
+func (w *childWorker) saveHeapProfile(path string) error {
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Get("http://" + w.debug + "/debug/pprof/heap?gc=1")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
+}
+
 // dumpLog keeps the worker's whole log (every start of it) where it outlives the test's temporary directory,
 // and prints its warnings, errors and starts, and its last lines.
 func (w *childWorker) dumpLog(tail int) {

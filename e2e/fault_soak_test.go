@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -82,7 +83,19 @@ func TestFaultSoak(t *testing.T) {
 			}
 			smu.Lock()
 			samples = append(samples, sample{rss, g})
+			first := len(samples) == 1
 			smu.Unlock()
+			// NEXSALTO_SOAK_PROFILES=dir keeps heap profiles of the first and the latest sample: what grew
+			// is `go tool pprof -base dir/heap-first.pb.gz -top dir/heap-last.pb.gz`.
+			if dir := os.Getenv("NEXSALTO_SOAK_PROFILES"); dir != "" {
+				name := "heap-last.pb.gz"
+				if first {
+					name = "heap-first.pb.gz"
+				}
+				if err := w.saveHeapProfile(filepath.Join(dir, name)); err != nil {
+					t.Logf("heap profile: %v", err)
+				}
+			}
 		}
 	}()
 

@@ -92,8 +92,9 @@ var (
 
 	// AccessLateness is how late a grant or revoke was applied in Salto: the instant Salto confirmed it
 	// minus the instant it fell due, one sample per access-group change (a grant of two groups is two
-	// samples). The due instant is the one the activity is given (access.GroupChange.DueSince), else the
-	// activity's scheduled time. Early changes count as 0.
+	// samples). The due instant is the one the activity is given (access.GroupChange.DueSince: the
+	// entitlement's instant, access.ChangeDue, carried through the customer workflow), else the activity's
+	// scheduled time. Early changes count as 0.
 	AccessLateness = histogramVec("access_lateness_seconds",
 		"Applied instant minus due instant of grants and revokes in Salto KS.",
 		[]float64{.25, .5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600}, "change")

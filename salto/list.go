@@ -33,6 +33,10 @@ func pageRetryDelay(try int, err error) time.Duration {
 	if d, ok := RetryAfter(err); ok {
 		return d
 	}
+	var e *Error
+	if errors.As(err, &e) && e.SaltoUp { // other calls go through: this failure is the page's own
+		try = 1
+	}
 	d := min(pageRetryFirst<<(try-1), pageRetryCap)
 	return d/2 + rand.N(d/2+1)
 }

@@ -35,7 +35,11 @@ func CustomerAccess(ctx workflow.Context, in access.CustomerInput) error {
 type customerRun struct {
 	// dueSince is when the Salto changes being made now fell due (every step of one grant keeps it), so that
 	// the rate limit serves them before calls that fell due later.
-	dueSince               time.Time
+	dueSince time.Time
+	// signalDue is the earliest Due of the grants and revokes received since the customer was last idle:
+	// a change that fell due before it reached this workflow (a timer that fired late, a backlog) keeps its
+	// instant.
+	signalDue              time.Time
 	in                     access.CustomerInput
 	st                     access.CustomerState
 	loc                    access.Location
@@ -106,10 +110,13 @@ func (w *customerRun) run(ctx workflow.Context) error {
 			if w.dueSince.IsZero() {
 				w.dueSince = workflow.Now(ctx)
 			}
+			if !w.signalDue.IsZero() && w.signalDue.Before(w.dueSince) {
+				w.dueSince = w.signalDue
+			}
 			w.do(ctx, s)
 			continue
 		}
-		w.dueSince = time.Time{}
+		w.dueSince, w.signalDue = time.Time{}, time.Time{}
 		w.publish(ctx)
 		if w.idleOver(workflow.Now(ctx)) {
 			w.problems.wait(ctx)
@@ -123,80 +130,6 @@ func (w *customerRun) run(ctx workflow.Context) error {
 			return w.continueAsNew(ctx)
 		}
 	}
-}
-
-// drain takes every buffered signal into the ledger and reports whether there was one. Grants and revokes
-// come on two channels whose relative order is lost, so they are applied in the order of their AsOf.
-func (w *customerRun) drain(ctx workflow.Context) bool {
-	type msg struct {
-		revoke bool
-		c      access.AccessChange
-	}
-	var msgs []msg
-	var c access.AccessChange
-	for w.grants.ReceiveAsync(&c) {
-		msgs = append(msgs, msg{false, c})
-		c = access.AccessChange{}
-	}
-	for w.revokes.ReceiveAsync(&c) {
-		msgs = append(msgs, msg{true, c})
-		c = access.AccessChange{}
-	}
-	changed, asOf := false, time.Time{}
-	for {
-		var rl access.Relink
-		if w.relinks.ReceiveAsync(&rl) {
-			asOf = relinkAsOf(changed, asOf, rl.UpdatedOn)
-		} else if w.legacyRelinks.ReceiveAsync(nil) {
-			asOf = relinkAsOf(changed, asOf, time.Time{})
-		} else {
-			break
-		}
-		changed = true
-	}
-	var repairs []access.Repair
-	var r access.Repair
-	for w.repairs.ReceiveAsync(&r) {
-		repairs = append(repairs, r)
-		r = access.Repair{}
-	}
-	var deleted *access.CustomerDeleted
-	var d access.CustomerDeleted
-	for w.deletions.ReceiveAsync(&d) {
-		deleted = &d
-		d = access.CustomerDeleted{}
-	}
-	if len(msgs) == 0 && !changed && len(repairs) == 0 && deleted == nil {
-		return false
-	}
-	slices.SortStableFunc(msgs, func(a, b msg) int { return a.c.AsOf.Compare(b.c.AsOf) })
-	now := workflow.Now(ctx)
-	w.lastSignal = now
-	for _, m := range msgs {
-		if m.revoke {
-			w.applyRevoke(now, m.c)
-		} else {
-			w.applyGrant(now, m.c)
-		}
-	}
-	if deleted != nil {
-		w.applyCustomerDeleted(now, *deleted)
-	}
-	if changed {
-		// Whatever blocked the user or a group may have been fixed: try again.
-		clear(w.st.Blocked)
-		w.st.UserProblem = ""
-		if w.st.User != nil || len(w.st.Ledger) > 0 {
-			w.refresh(asOf)
-		}
-		w.note(now, access.Change{Action: access.ActionChanged, Reason: "coworker changed in Nexudus"})
-	}
-	// Repairs after the ledger changes: they describe Salto, which the ledger is then applied against.
-	slices.SortStableFunc(repairs, func(a, b access.Repair) int { return a.AsOf.Compare(b.AsOf) })
-	for _, r := range repairs {
-		w.applyRepair(ctx, now, r)
-	}
-	return true
 }
 
 func (w *customerRun) note(now time.Time, c access.Change) {

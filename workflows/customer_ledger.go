@@ -201,3 +201,82 @@ func (w *customerRun) changedSince(ctx workflow.Context, asOf time.Time) map[str
 	}
 	return out
 }
+
+// drain takes every buffered signal into the ledger and reports whether there was one. Grants and revokes
+// come on two channels whose relative order is lost, so they are applied in the order of their AsOf.
+func (w *customerRun) drain(ctx workflow.Context) bool {
+	type msg struct {
+		revoke bool
+		c      access.AccessChange
+	}
+	var msgs []msg
+	var c access.AccessChange
+	for w.grants.ReceiveAsync(&c) {
+		msgs = append(msgs, msg{false, c})
+		c = access.AccessChange{}
+	}
+	for w.revokes.ReceiveAsync(&c) {
+		msgs = append(msgs, msg{true, c})
+		c = access.AccessChange{}
+	}
+	changed, asOf := false, time.Time{}
+	for {
+		var rl access.Relink
+		if w.relinks.ReceiveAsync(&rl) {
+			asOf = relinkAsOf(changed, asOf, rl.UpdatedOn)
+		} else if w.legacyRelinks.ReceiveAsync(nil) {
+			asOf = relinkAsOf(changed, asOf, time.Time{})
+		} else {
+			break
+		}
+		changed = true
+	}
+	var repairs []access.Repair
+	var r access.Repair
+	for w.repairs.ReceiveAsync(&r) {
+		repairs = append(repairs, r)
+		r = access.Repair{}
+	}
+	var deleted *access.CustomerDeleted
+	var d access.CustomerDeleted
+	for w.deletions.ReceiveAsync(&d) {
+		deleted = &d
+		d = access.CustomerDeleted{}
+	}
+	if len(msgs) == 0 && !changed && len(repairs) == 0 && deleted == nil {
+		return false
+	}
+	slices.SortStableFunc(msgs, func(a, b msg) int { return a.c.AsOf.Compare(b.c.AsOf) })
+	for _, m := range msgs {
+		if d := m.c.Due; !d.IsZero() && (w.signalDue.IsZero() || d.Before(w.signalDue)) {
+			w.signalDue = d
+		}
+	}
+	now := workflow.Now(ctx)
+	w.lastSignal = now
+	for _, m := range msgs {
+		if m.revoke {
+			w.applyRevoke(now, m.c)
+		} else {
+			w.applyGrant(now, m.c)
+		}
+	}
+	if deleted != nil {
+		w.applyCustomerDeleted(now, *deleted)
+	}
+	if changed {
+		// Whatever blocked the user or a group may have been fixed: try again.
+		clear(w.st.Blocked)
+		w.st.UserProblem = ""
+		if w.st.User != nil || len(w.st.Ledger) > 0 {
+			w.refresh(asOf)
+		}
+		w.note(now, access.Change{Action: access.ActionChanged, Reason: "coworker changed in Nexudus"})
+	}
+	// Repairs after the ledger changes: they describe Salto, which the ledger is then applied against.
+	slices.SortStableFunc(repairs, func(a, b access.Repair) int { return a.AsOf.Compare(b.AsOf) })
+	for _, r := range repairs {
+		w.applyRepair(ctx, now, r)
+	}
+	return true
+}

@@ -391,3 +391,22 @@ func TestSaltoCallsTryLocalActivityFirst(t *testing.T) {
 		})
 	}
 }
+
+// A grant that reached the customer workflow after it fell due (its entitlement's timer fired late, Temporal
+// having been away) keeps its due instant: the Salto call is ordered, and its lateness measured, from then.
+// A grant without one (from a workflow older than the field) is due when it arrives.
+func TestCustomerKeepsTheDueInstantOfALateGrant(t *testing.T) {
+	w := newWorld(t)
+	in := knownUser(w)
+	w.afterAt(at(8, 50), func() {
+		w.env.SignalWorkflow(access.SignalGrant, access.AccessChange{Entitlement: "booking-1", Groups: []string{"room-a"},
+			Until: at(10, 15), Reason: "late", AsOf: w.now(), Due: at(8, 45)})
+	})
+	w.grantAt(at(9, 30), "booking-2", at(10, 15), "room-b")
+	w.revokeAt(at(10, 15), "booking-1")
+	w.revokeAt(at(10, 15), "booking-2")
+	runCustomer(t, w, in)
+	if want := []time.Time{at(8, 45), at(9, 30)}; !slices.Equal(w.dues, want) {
+		t.Fatalf("adds due since %v, want %v", w.dues, want)
+	}
+}

@@ -47,6 +47,9 @@ type entitlementRun struct {
 	problems  problemRecorder
 	sa        saValues
 	published bool
+	// learnedAt is when the entity last changed as the workflow knows it (zero after a Continue-As-New): a
+	// change it brings is due no earlier than that (access.ChangeDue).
+	learnedAt time.Time
 }
 
 func newEntitlementRun(ctx workflow.Context, in access.EntitlementInput) (*entitlementRun, error) {
@@ -169,9 +172,11 @@ func (w *entitlementRun) accept(now time.Time, e access.Entitlement, from string
 	if old := w.st.Entitlement; old == nil {
 		w.st.History = appendChange(w.st.History, access.Change{At: now, Action: access.ActionScheduled,
 			Groups: e.Groups, Until: e.RevokeAt, Reason: planText(e) + from})
+		w.learnedAt = now
 	} else if diff := describeChange(*old, e); diff != "" {
 		w.st.History = appendChange(w.st.History, access.Change{At: now, Action: access.ActionChanged,
 			Groups: e.Groups, Until: e.RevokeAt, Reason: diff + from})
+		w.learnedAt = now
 	}
 	w.st.Entitlement = &e
 }
@@ -211,8 +216,8 @@ func updateText(g access.Granted, e access.Entitlement) string {
 }
 
 func (w *entitlementRun) grant(ctx workflow.Context, e access.Entitlement, prev *access.Granted, reason string) {
-	g, err := w.sink.grant(ctx, e, prev, reason)
 	now := workflow.Now(ctx)
+	g, err := w.sink.grant(ctx, e, prev, reason, access.ChangeDue(e.GrantAt, w.learnedAt, now))
 	if err != nil {
 		w.problem(ctx, e.Customer(), "could not give access for "+e.WorkflowID()+" ("+e.Summary+"): "+errText(err))
 		return
@@ -232,8 +237,12 @@ func (w *entitlementRun) grant(ctx workflow.Context, e access.Entitlement, prev 
 // problem for a person, and the customer workflow's own expiry is the safety net.
 func (w *entitlementRun) revoke(ctx workflow.Context, reason string) {
 	g := *w.st.Granted
-	err := w.sink.revoke(ctx, g, reason)
 	now := workflow.Now(ctx)
+	end := now // without an end, or before it (a cancel, a move), a revoke falls due when it is decided
+	if e := w.st.Entitlement; e != nil && !e.RevokeAt.IsZero() {
+		end = e.RevokeAt
+	}
+	err := w.sink.revoke(ctx, g, reason, access.ChangeDue(end, w.learnedAt, now))
 	if err != nil {
 		w.problem(ctx, g.Customer, "could not take back access of "+w.in.Ref.WorkflowID()+": "+errText(err))
 	}

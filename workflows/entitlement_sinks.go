@@ -3,6 +3,7 @@ package workflows
 import (
 	"slices"
 	"strconv"
+	"time"
 
 	"go.temporal.io/sdk/workflow"
 
@@ -11,8 +12,9 @@ import (
 
 // grantSink is where an entitlement's access goes: the customer workflow, or a visitor's own Salto guest.
 type grantSink interface {
-	grant(ctx workflow.Context, e access.Entitlement, prev *access.Granted, reason string) (*access.Granted, error)
-	revoke(ctx workflow.Context, g access.Granted, reason string) error
+	// due is when the change fell due (access.ChangeDue).
+	grant(ctx workflow.Context, e access.Entitlement, prev *access.Granted, reason string, due time.Time) (*access.Granted, error)
+	revoke(ctx workflow.Context, g access.Granted, reason string, due time.Time) error
 	// regrant says why access given as g must be taken back and given anew for e; "" when an update
 	// (new groups, new end) is enough.
 	regrant(g access.Granted, e access.Entitlement) string
@@ -21,17 +23,18 @@ type grantSink interface {
 // customerSink hands access to the customer workflow, which applies only the difference in Salto.
 type customerSink struct{ ref access.Ref }
 
-func (s customerSink) grant(ctx workflow.Context, e access.Entitlement, _ *access.Granted, reason string) (*access.Granted, error) {
+func (s customerSink) grant(ctx workflow.Context, e access.Entitlement, _ *access.Granted, reason string,
+	due time.Time) (*access.Granted, error) {
 	c := access.AccessChange{Entitlement: s.ref.WorkflowID(), Groups: e.Groups, Until: e.RevokeAt, Reason: reason,
-		Summary: e.Summary, AsOf: workflow.Now(ctx)}
+		Summary: e.Summary, AsOf: workflow.Now(ctx), Due: due}
 	if err := signalCustomer(ctx, e.Customer(), access.SignalGrant, c); err != nil {
 		return nil, err
 	}
 	return &access.Granted{Customer: e.Customer(), Groups: e.Groups, Until: e.RevokeAt}, nil
 }
 
-func (s customerSink) revoke(ctx workflow.Context, g access.Granted, reason string) error {
-	c := access.AccessChange{Entitlement: s.ref.WorkflowID(), Reason: reason, AsOf: workflow.Now(ctx)}
+func (s customerSink) revoke(ctx workflow.Context, g access.Granted, reason string, due time.Time) error {
+	c := access.AccessChange{Entitlement: s.ref.WorkflowID(), Reason: reason, AsOf: workflow.Now(ctx), Due: due}
 	return signalCustomer(ctx, g.Customer, access.SignalRevoke, c)
 }
 
@@ -71,7 +74,8 @@ func (s *visitorSink) location(ctx workflow.Context, id int64) (access.Location,
 	return loc, nil
 }
 
-func (s *visitorSink) grant(ctx workflow.Context, e access.Entitlement, prev *access.Granted, _ string) (*access.Granted, error) {
+func (s *visitorSink) grant(ctx workflow.Context, e access.Entitlement, prev *access.Granted, _ string,
+	_ time.Time) (*access.Granted, error) {
 	loc, err := s.location(ctx, e.LocationID)
 	if err != nil {
 		return nil, err
@@ -91,7 +95,7 @@ func (s *visitorSink) grant(ctx workflow.Context, e access.Entitlement, prev *ac
 	return &access.Granted{Customer: e.Customer(), Groups: e.Groups, Until: e.RevokeAt, Visitor: &va}, nil
 }
 
-func (s *visitorSink) revoke(ctx workflow.Context, g access.Granted, reason string) error {
+func (s *visitorSink) revoke(ctx workflow.Context, g access.Granted, reason string, _ time.Time) error {
 	if g.Visitor == nil {
 		return nil
 	}

@@ -51,6 +51,10 @@ func checkSignals(t *testing.T, w *world, want ...wantSignal) {
 		if s.Sig.Customer != customer || s.Sig.Change.Entitlement == "" || !s.Sig.Change.AsOf.Equal(s.At) {
 			t.Fatalf("customer signal %d has wrong addressing: %+v", i, s.Sig)
 		}
+		// Timers fire on time here, and a change learned late is due when learned: due when sent.
+		if !s.Sig.Change.Due.Equal(s.At) {
+			t.Fatalf("customer signal %d due %s, want %s", i, fmtTime(s.Sig.Change.Due), fmtTime(s.At))
+		}
 	}
 }
 

@@ -103,6 +103,7 @@ func (w *world) AddToGroup(_ context.Context, c access.GroupChange) error {
 		return err
 	}
 	w.call("add", c.GroupID, c.PlatformUserID)
+	w.dues = append(w.dues, c.DueSince)
 	if w.members[c.GroupID] == nil {
 		w.members[c.GroupID] = map[string]bool{}
 	}

@@ -75,6 +75,8 @@ type world struct {
 	visitorPINs map[int64]string
 	problems    []access.Problem
 	locations   map[int64]access.Location
+	// the DueSince of each successful group add
+	dues []time.Time
 	// customer signals sent by entitlement workflows
 	sent []sentSignal
 	// Salto
