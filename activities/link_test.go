@@ -28,17 +28,9 @@ func TestLinkRetryRepeatsOnlyTheCallThatFailed(t *testing.T) {
 	failSubscribe.Store(2)
 	ssim := saltoBehind(t, a, linkSite, linkGroup,
 		saltoks.UserSeed{FirstName: "Ana", Email: "ana@example.com", SubscriptionState: "suspended"},
-		func(next http.Handler) http.Handler {
-			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if r.Method == http.MethodPatch && strings.HasSuffix(r.URL.Path, "/subscription") && failSubscribe.Add(-1) >= 0 {
-					w.Header().Set("Content-Type", "application/json")
-					w.WriteHeader(http.StatusServiceUnavailable)
-					_, _ = w.Write([]byte(`{"ErrorCode":"5000","Message":"try again"}`))
-					return
-				}
-				next.ServeHTTP(w, r)
-			})
-		})
+		failing(http.StatusServiceUnavailable, &failSubscribe, func(r *http.Request) bool {
+			return r.Method == http.MethodPatch && strings.HasSuffix(r.URL.Path, "/subscription")
+		}))
 	req := access.EnsureUserRequest{Customer: access.CustomerKey{LocationID: 5, CoworkerID: 100}, SiteID: linkSite,
 		Subscribe: true, Relink: true}
 	for attempt := 1; attempt <= 2; attempt++ {
@@ -109,17 +101,9 @@ func TestLinkRetryAfterAFailedCreateLooksUpOnlyWhenItMustHaveBeenCarriedOut(t *t
 			var failCreate atomic.Int32
 			failCreate.Store(1)
 			ssim := saltoBehind(t, a, linkSite, linkGroup, saltoks.UserSeed{},
-				func(next http.Handler) http.Handler {
-					return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-						if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/users") && failCreate.Add(-1) >= 0 {
-							w.Header().Set("Content-Type", "application/json")
-							w.WriteHeader(tc.status)
-							_, _ = w.Write([]byte(`{"ErrorCode":"5000","Message":"try again"}`))
-							return
-						}
-						next.ServeHTTP(w, r)
-					})
-				})
+				failing(tc.status, &failCreate, func(r *http.Request) bool {
+					return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/users")
+				}))
 			req := access.EnsureUserRequest{Customer: access.CustomerKey{LocationID: 5, CoworkerID: 100}, SiteID: linkSite,
 				Subscribe: true}
 			if _, err := a.EnsureSaltoUser(context.Background(), req); err == nil {

@@ -19,20 +19,13 @@ func TestGroupAddIsRetriedInPlaceWithinTheDeadline(t *testing.T) {
 	a, _ := newLoader(t, time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC))
 	var fail, adds atomic.Int32
 	ssim := saltoBehind(t, a, linkSite, linkGroup, saltoks.UserSeed{FirstName: "Ana", Email: "ana@example.com"},
-		func(next http.Handler) http.Handler {
-			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if r.Method == http.MethodPost && strings.Contains(r.URL.Path, "/access_groups/") {
-					adds.Add(1)
-					if fail.Add(-1) >= 0 {
-						w.Header().Set("Content-Type", "application/json")
-						w.WriteHeader(http.StatusServiceUnavailable)
-						_, _ = w.Write([]byte(`{"ErrorCode":"5000","Message":"try again"}`))
-						return
-					}
-				}
-				next.ServeHTTP(w, r)
-			})
-		})
+		failing(http.StatusServiceUnavailable, &fail, func(r *http.Request) bool {
+			add := r.Method == http.MethodPost && strings.Contains(r.URL.Path, "/access_groups/")
+			if add {
+				adds.Add(1)
+			}
+			return add
+		}))
 	ana := ssim.Users(linkSite)[0]
 	c := access.GroupChange{Customer: access.CustomerKey{LocationID: 5, CoworkerID: 100}, SiteID: linkSite,
 		GroupID: linkGroup, PlatformUserID: ana.User.ID}
@@ -53,5 +46,21 @@ func TestGroupAddIsRetriedInPlaceWithinTheDeadline(t *testing.T) {
 	defer cancel2()
 	if err := a.AddToGroup(short, c); err == nil || adds.Load() != 1 {
 		t.Fatalf("err %v after %d adds; want Salto's failure after the one try the deadline allows", err, adds.Load())
+	}
+}
+
+// failing wraps a Salto simulator so that the next *n requests that match answer status with a Salto error
+// body instead of reaching it.
+func failing(status int, n *atomic.Int32, match func(*http.Request) bool) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if match(r) && n.Add(-1) >= 0 {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(status)
+				_, _ = w.Write([]byte(`{"ErrorCode":"5000","Message":"try again"}`))
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
 	}
 }
