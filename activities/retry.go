@@ -8,6 +8,7 @@ import (
 
 	"go.temporal.io/sdk/activity"
 
+	"github.com/nexsalto/nexsalto/internal/pause"
 	"github.com/nexsalto/nexsalto/salto"
 )
 
@@ -52,12 +53,8 @@ func idempotent(ctx context.Context, call func() error) error {
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d+inPlaceRoom {
 			return err
 		}
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if pause.For(ctx, d) != nil {
 			return err
-		case <-t.C:
 		}
 		err = call()
 	}
@@ -89,10 +86,18 @@ func saltoActivity(ctx context.Context, due time.Time) (_ context.Context, done 
 	if !activity.IsActivity(ctx) {
 		return ctx, func() {}
 	}
-	if due.IsZero() || activity.GetInfo(ctx).ScheduledTime.Before(due) {
-		due = activity.GetInfo(ctx).ScheduledTime
+	return salto.WithDue(ctx, dueSince(ctx, due)), keepAlive(ctx)
+}
+
+// dueSince is when an activity's Salto call fell due: due, unless it is zero or later than the activity's
+// scheduling, which then counts. Inside an activity only; elsewhere due as given.
+func dueSince(ctx context.Context, due time.Time) time.Time {
+	if activity.IsActivity(ctx) {
+		if s := activity.GetInfo(ctx).ScheduledTime; due.IsZero() || s.Before(due) {
+			return s
+		}
 	}
-	return salto.WithDue(ctx, due), keepAlive(ctx)
+	return due
 }
 
 // keepAlive heartbeats a Salto activity every saltoHeartbeatEvery once it has run that long, until the returned

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/nexsalto/nexsalto/access"
+	"github.com/nexsalto/nexsalto/internal/pause"
 	"github.com/nexsalto/nexsalto/nexudus"
 )
 
@@ -44,7 +45,7 @@ func (s *Shared) Wait(ctx context.Context, write bool) error {
 		if errors.As(err, &exhausted) {
 			// The server admits only a few updates of one workflow at a time, and none while it continues as
 			// new: ask again in a moment (jittered, so a crowd of callers spreads out).
-			if err := sleep(ctx, time.Duration(50+rand.IntN(150))*time.Millisecond); err != nil {
+			if err := pause.For(ctx, time.Duration(50+rand.IntN(150))*time.Millisecond); err != nil {
 				return err
 			}
 			continue
@@ -52,7 +53,7 @@ func (s *Shared) Wait(ctx context.Context, write bool) error {
 		if errors.As(err, &app) && app.Type() == access.ErrBudgetBusy {
 			var secs float64
 			_ = app.Details(&secs)
-			if err := sleep(ctx, max(time.Duration(secs*float64(time.Second)), 100*time.Millisecond)); err != nil {
+			if err := pause.For(ctx, max(time.Duration(secs*float64(time.Second)), 100*time.Millisecond)); err != nil {
 				return err
 			}
 			continue
@@ -60,7 +61,7 @@ func (s *Shared) Wait(ctx context.Context, write bool) error {
 		if err != nil {
 			return fmt.Errorf("nexudus budget: %w", err)
 		}
-		return sleep(ctx, time.Until(res.At))
+		return pause.For(ctx, time.Until(res.At))
 	}
 }
 
@@ -98,18 +99,4 @@ func (s *Shared) reserveOnce(ctx context.Context, r access.Reservation) (access.
 	}
 	err = h.Get(ctx, &res)
 	return res, err
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

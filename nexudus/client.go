@@ -11,6 +11,8 @@ import (
 
 	"github.com/go-resty/resty/v2"
 	"golang.org/x/time/rate"
+
+	"github.com/nexsalto/nexsalto/internal/pause"
 )
 
 // Client is a Nexudus REST client. It is safe for concurrent use.
@@ -147,12 +149,8 @@ func (c *Client) waitThrottle(ctx context.Context, e *Error, waited *time.Durati
 	if c.cfg.MaxThrottleWait < 0 || *waited+e.RetryAfter > c.cfg.MaxThrottleWait || attempt >= maxThrottleRetries {
 		return e
 	}
-	t := time.NewTimer(e.RetryAfter)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
+	if err := pause.For(ctx, e.RetryAfter); err != nil {
+		return err
 	}
 	*waited += e.RetryAfter
 	return nil

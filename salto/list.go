@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/nexsalto/nexsalto/internal/pause"
 )
 
 // maxPages stops a server that keeps sending next links; far above any real site.
@@ -39,17 +41,6 @@ func pageRetryDelay(try int, err error) time.Duration {
 	}
 	d := min(pageRetryFirst<<(try-1), pageRetryCap)
 	return d/2 + rand.N(d/2+1)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // envelope is the paged list shape. next_page_link may be absent, null or empty on the last page.
@@ -112,7 +103,7 @@ func forEachPage[T any](ctx context.Context, c *Client, first *url.URL, fn func(
 		seen[cur.String()] = true
 		resp, err := c.call(ctx, http.MethodGet, cur, nil)
 		for try := 1; err != nil && pages > 0 && try <= pageRetries && IsRetryable(err); try++ {
-			if werr := sleepCtx(ctx, pageRetryDelay(try, err)); werr != nil {
+			if werr := pause.For(ctx, pageRetryDelay(try, err)); werr != nil {
 				break
 			}
 			resp, err = c.call(ctx, http.MethodGet, cur, nil)
