@@ -26,6 +26,17 @@ const (
 	StateNotOurs State = "not-ours"
 )
 
+// The states of each kind of workflow, in the order a workflow goes through them.
+var (
+	EntitlementStates = []State{StateScheduled, StateTentative, StateGranted, StateRevoked, StateCancelled,
+		StateSkipped}
+	CustomerStates = []State{StateActive, StateNoSeat, StateNoAccess, StateSuspended, StateNotOurs, StateDeleted}
+)
+
+// Ends reports the states an entitlement workflow publishes as it ends: a running one is never in them for
+// long.
+func (s State) Ends() bool { return s == StateRevoked || s == StateCancelled || s == StateSkipped }
+
 // Action is what one history entry records.
 type Action string
 

@@ -3,9 +3,8 @@ package activities
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
-
-	"go.temporal.io/sdk/activity"
 
 	"github.com/nexsalto/nexsalto/access"
 	"github.com/nexsalto/nexsalto/metrics"
@@ -28,15 +27,10 @@ func observeChange(ctx context.Context, change, customer string, due time.Time, 
 	final := err != nil && access.IsFinal(err)
 	metrics.FinalErrors.Observe(customer, err, final, now)
 	if err != nil {
-		metrics.AccessChangeFailures.WithLabelValues(change, boolLabel(final)).Inc()
+		metrics.AccessChangeFailures.WithLabelValues(change, strconv.FormatBool(final)).Inc()
 		return
 	}
-	if activity.IsActivity(ctx) {
-		if s := activity.GetInfo(ctx).ScheduledTime; due.IsZero() || s.Before(due) {
-			due = s
-		}
-	}
-	if due.IsZero() {
+	if due = dueSince(ctx, due); due.IsZero() {
 		return
 	}
 	metrics.AccessLateness.WithLabelValues(change).Observe(max(now.Sub(due), 0).Seconds())
@@ -50,11 +44,4 @@ func observeCustomer(ctx context.Context, customer string, errp *error) {
 		return
 	}
 	metrics.FinalErrors.Observe(customer, err, err != nil && access.IsFinal(err), time.Now())
-}
-
-func boolLabel(b bool) string {
-	if b {
-		return "true"
-	}
-	return "false"
 }

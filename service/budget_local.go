@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/nexsalto/nexsalto/access"
 	"github.com/nexsalto/nexsalto/metrics"
 	"github.com/nexsalto/nexsalto/nexudus"
 )
@@ -44,7 +45,7 @@ func (b *localBudget) Wait(ctx context.Context, write bool) error {
 	b.calls = append(b.calls, now)
 	if write {
 		b.writes = append(b.writes, now)
-		if d := now.UTC().Format(time.DateOnly); d != b.day {
+		if d := access.BudgetDay(now); d != b.day {
 			b.day, b.writesToday = d, 0
 		}
 		b.writesToday++
@@ -69,7 +70,7 @@ func (b *localBudget) used(now time.Time) map[string]int64 {
 	defer b.mu.Unlock()
 	b.prune(now)
 	today := int64(0)
-	if b.day == now.UTC().Format(time.DateOnly) {
+	if b.day == access.BudgetDay(now) {
 		today = b.writesToday
 	}
 	return map[string]int64{metrics.BudgetCallsMinute: int64(len(b.calls)),

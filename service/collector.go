@@ -20,16 +20,20 @@ import (
 	"github.com/nexsalto/nexsalto/metrics"
 )
 
-// openStates are the states a running workflow of each kind stays in. An entitlement publishes revoked,
-// cancelled or skipped as it ends, so those are not counted: each would cost a query to find nothing.
-var openStates = map[string][]access.State{
-	string(access.KindBooking):  {access.StateScheduled, access.StateTentative, access.StateGranted},
-	string(access.KindPass):     {access.StateScheduled, access.StateGranted},
-	string(access.KindContract): {access.StateScheduled, access.StateGranted},
-	string(access.KindVisitor):  {access.StateScheduled, access.StateGranted},
-	access.KindCustomer: {access.StateActive, access.StateNoAccess, access.StateSuspended, access.StateDeleted,
-		access.StateNoSeat, access.StateNotOurs},
-}
+// openStates are the states a running workflow of each kind stays in. An entitlement publishes the states
+// that end it as it ends, and only a booking waits for a confirmation (tentative), so those are not counted:
+// each would cost a query to find nothing.
+var openStates = func() map[string][]access.State {
+	open := map[string][]access.State{access.KindCustomer: access.CustomerStates}
+	for _, k := range access.Kinds {
+		for _, s := range access.EntitlementStates {
+			if !s.Ends() && (s != access.StateTentative || k == access.KindBooking) {
+				open[string(k)] = append(open[string(k)], s)
+			}
+		}
+	}
+	return open
+}()
 
 // visibilityQPS paces the collector's visibility queries: Temporal allows a namespace 10 a second per
 // frontend by default (frontend.namespaceRPS.visibility), and the webhook receiver's desk look-ups, the Web UI

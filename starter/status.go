@@ -46,14 +46,6 @@ consistent: a workflow started a second ago may not be counted yet.`,
 	return cmd
 }
 
-// Access states by workflow kind, in the order a workflow goes through them.
-var (
-	entitlementStates = []access.State{access.StateScheduled, access.StateTentative, access.StateGranted,
-		access.StateRevoked, access.StateCancelled, access.StateSkipped}
-	customerStates = []access.State{access.StateActive, access.StateNoSeat, access.StateNoAccess,
-		access.StateSuspended, access.StateNotOurs, access.StateDeleted}
-)
-
 type kindCount struct {
 	Kind    string         `json:"kind"`
 	Total   int64          `json:"total"`
@@ -115,9 +107,9 @@ func (a *app) systemStatus(ctx context.Context, location int64) error {
 			"ExecutionStatus = 'Terminated')"); err != nil {
 			return err
 		}
-		states := entitlementStates
+		states := access.EntitlementStates
 		if k == access.KindCustomer {
-			states = customerStates
+			states = access.CustomerStates
 		}
 		var withState int64
 		for _, s := range states {
@@ -138,9 +130,9 @@ func (a *app) systemStatus(ctx context.Context, location int64) error {
 	}
 	t := newTable(a.Stdout, "KIND", "TOTAL", "RUNNING", "FAILED", "STATES")
 	for _, kc := range rep.Kinds {
-		states := entitlementStates
+		states := access.EntitlementStates
 		if kc.Kind == access.KindCustomer {
-			states = customerStates
+			states = access.CustomerStates
 		}
 		var parts []string
 		for _, s := range states {
