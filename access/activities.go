@@ -77,8 +77,9 @@ type EnsureUserRequest struct {
 	// RelinkAsOf, when set, is the coworker's UpdatedOn that the relink is for: a record this worker holds
 	// that is at least that new (the change poller's, which just read it) serves without a read.
 	RelinkAsOf time.Time `json:",omitzero"`
-	// DueSince: as GroupChange's.
+	// DueSince and ServeBy: as GroupChange's.
 	DueSince time.Time `json:",omitzero"`
+	ServeBy  time.Time `json:",omitzero"`
 }
 
 // Relink is the payload of SignalRelink: the coworker's UpdatedOn of the change (zero when unknown).
@@ -97,6 +98,10 @@ type GroupChange struct {
 	// DueSince is when the customer's Salto changes became due: after an outage the calls due longest go
 	// first (zero: since the activity was scheduled).
 	DueSince time.Time `json:",omitzero"`
+	// ServeBy is when the access an add grants ends first (the earliest end of the entitlements that need it;
+	// zero: none ends): a grant that would otherwise be served after its booking is over goes ahead of calls
+	// due earlier (salto.LateAfter).
+	ServeBy time.Time `json:",omitzero"`
 }
 
 // SubscriptionChange suspends or subscribes a Salto user. SetSubscription returns the user's state as Salto

@@ -78,7 +78,7 @@ func (a *Activities) SignalCustomer(ctx context.Context, s access.CustomerSignal
 
 // AddToGroup adds a user to an access group; "already a member" is success (the client says so).
 func (a *Activities) AddToGroup(ctx context.Context, c access.GroupChange) (err error) {
-	ctx, done := saltoActivity(ctx, c.DueSince)
+	ctx, done := saltoActivity(ctx, c.DueSince, c.ServeBy)
 	defer done()
 	defer observeChange(ctx, metrics.ChangeGrant, c.Customer.WorkflowID(), c.DueSince, &err)
 	return saltoError(ctx, "add to access group "+c.GroupID, idempotent(ctx, func() error {
@@ -88,7 +88,7 @@ func (a *Activities) AddToGroup(ctx context.Context, c access.GroupChange) (err 
 
 // RemoveFromGroup removes a user from an access group; not a member (404) is success.
 func (a *Activities) RemoveFromGroup(ctx context.Context, c access.GroupChange) (err error) {
-	ctx, done := saltoActivity(ctx, c.DueSince)
+	ctx, done := saltoActivity(ctx, c.DueSince, time.Time{})
 	defer done()
 	defer observeChange(ctx, metrics.ChangeRevoke, c.Customer.WorkflowID(), c.DueSince, &err)
 	return saltoError(ctx, "remove from access group "+c.GroupID, idempotent(ctx, func() error {
@@ -100,7 +100,7 @@ func (a *Activities) RemoveFromGroup(ctx context.Context, c access.GroupChange) 
 // free licence seat is not an error: Salto may answer success and keep the user suspended, or refuse; either
 // way the result says Suspended (read back after a refusal) and the workflow decides what that means.
 func (a *Activities) SetSubscription(ctx context.Context, c access.SubscriptionChange) (_ access.SaltoUser, err error) {
-	ctx, done := saltoActivity(ctx, time.Time{})
+	ctx, done := saltoActivity(ctx, time.Time{}, time.Time{})
 	defer done()
 	defer observeCustomer(ctx, c.Customer.WorkflowID(), &err)
 	state := salto.StateSubscribed
@@ -176,7 +176,7 @@ func (a *Activities) CheckUserHold(ctx context.Context, r access.HoldRequest) (a
 
 // DeleteSaltoUser deletes a Salto user; already gone is success.
 func (a *Activities) DeleteSaltoUser(ctx context.Context, r access.DeleteUserRequest) error {
-	ctx, done := saltoActivity(ctx, time.Time{})
+	ctx, done := saltoActivity(ctx, time.Time{}, time.Time{})
 	defer done()
 	err := a.Salto.DeleteUser(ctx, r.SiteID, r.SiteUserID)
 	if salto.IsNotFound(err) {

@@ -30,7 +30,7 @@ type linkProgress struct {
 // a subscribe (no free licence seat): both are read from what Salto answers, never assumed. Each step is done
 // once across the attempts of one link: a retry after a failed tag or subscribe repeats only that call.
 func (a *Activities) EnsureSaltoUser(ctx context.Context, req access.EnsureUserRequest) (_ access.SaltoUser, err error) {
-	ctx, done := saltoActivity(withPriority(ctx, access.PriorityUrgent), req.DueSince)
+	ctx, done := saltoActivity(withPriority(ctx, access.PriorityUrgent), req.DueSince, req.ServeBy)
 	defer done()
 	defer observeCustomer(ctx, req.Customer.WorkflowID(), &err)
 	loc, ok := a.Config.Location(req.Customer.LocationID)

@@ -81,12 +81,13 @@ func attemptOf(ctx context.Context) int32 {
 // saltoActivity prepares a Salto activity: its calls are due since the activity was first scheduled (its
 // retries keep that instant), so that a backlog after an outage drains oldest first, and it keeps itself
 // alive (keepAlive) until done is called.
-// due, when set, is when the workflow's change fell due (all its steps keep it), earlier than the scheduling.
-func saltoActivity(ctx context.Context, due time.Time) (_ context.Context, done func()) {
+// due, when set, is when the workflow's change fell due (all its steps keep it), earlier than the scheduling;
+// serveBy, when set, is when the access the change grants ends (salto.WithDue).
+func saltoActivity(ctx context.Context, due, serveBy time.Time) (_ context.Context, done func()) {
 	if !activity.IsActivity(ctx) {
 		return ctx, func() {}
 	}
-	return salto.WithDue(ctx, dueSince(ctx, due)), keepAlive(ctx)
+	return salto.WithDue(ctx, dueSince(ctx, due), serveBy), keepAlive(ctx)
 }
 
 // dueSince is when an activity's Salto call fell due: due, unless it is zero or later than the activity's

@@ -29,7 +29,7 @@ type visitorProgress struct {
 // neither returned nor logged, so it never reaches the workflow history. Each step is done once across the
 // attempts of one grant.
 func (a *Activities) GrantVisitor(ctx context.Context, g access.VisitorGrant) (_ access.VisitorAccess, err error) {
-	ctx, done := saltoActivity(withPriority(ctx, access.PriorityUrgent), time.Time{})
+	ctx, done := saltoActivity(withPriority(ctx, access.PriorityUrgent), time.Time{}, time.Time{})
 	defer done()
 	defer observeChange(ctx, metrics.ChangeGrant, "", time.Time{}, &err)
 	key := fmt.Sprintf("visitor %d %s %s %s", g.Visitor.ID, g.SiteID, g.GroupID, g.ValidUntil.UTC().Format(time.RFC3339))
@@ -155,7 +155,7 @@ func (a *Activities) writeVisitorPIN(ctx context.Context, visitorID int64, pin s
 
 // RevokeVisitor takes the visitor out of the group and deletes the guest; what is already gone is success.
 func (a *Activities) RevokeVisitor(ctx context.Context, r access.VisitorRevoke) (err error) {
-	ctx, done := saltoActivity(withPriority(ctx, access.PriorityUrgent), time.Time{})
+	ctx, done := saltoActivity(withPriority(ctx, access.PriorityUrgent), time.Time{}, time.Time{})
 	defer done()
 	defer observeChange(ctx, metrics.ChangeRevoke, "", time.Time{}, &err)
 	acc := r.Access

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -255,6 +256,34 @@ func (w *childWorker) goroutines() (int, error) {
 		return 0, fmt.Errorf("goroutine profile starts %q", line)
 	}
 	return strconv.Atoi(m[1])
+}
+
+var memStatLine = regexp.MustCompile(`^# (\w+) = (\d+)$`)
+
+// memStats reads the runtime.MemStats that end the debug listener's heap profile text (no GC is forced): where
+// the resident memory goes, heap objects against free spans kept, stacks and the runtime's own.
+func (w *childWorker) memStats() (map[string]uint64, error) {
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Get("http://" + w.debug + "/debug/pprof/heap?debug=1")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	stats := map[string]uint64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		if m := memStatLine.FindStringSubmatch(sc.Text()); m != nil {
+			v, _ := strconv.ParseUint(m[2], 10, 64)
+			stats[m[1]] = v
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	if _, ok := stats["HeapInuse"]; !ok {
+		return nil, errors.New("the heap profile has no runtime.MemStats")
+	}
+	return stats, nil
 }
 
 // saveHeapProfile writes the worker's heap profile (after a GC) to path, for `go tool pprof -base`.

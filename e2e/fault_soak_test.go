@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -60,6 +61,7 @@ func TestFaultSoak(t *testing.T) {
 
 	type sample struct {
 		rssKB, goroutines int
+		mem               map[string]uint64 // runtime.MemStats: what the resident memory is made of
 	}
 	var (
 		smu     sync.Mutex
@@ -77,12 +79,13 @@ func TestFaultSoak(t *testing.T) {
 			}
 			rss, err1 := w.rssKB()
 			g, err2 := w.goroutines()
-			if err1 != nil || err2 != nil {
-				t.Errorf("sample at +%s: %v, %v", time.Since(began).Round(time.Second), err1, err2)
+			mem, err3 := w.memStats()
+			if err1 != nil || err2 != nil || err3 != nil {
+				t.Errorf("sample at +%s: %v, %v, %v", time.Since(began).Round(time.Second), err1, err2, err3)
 				continue
 			}
 			smu.Lock()
-			samples = append(samples, sample{rss, g})
+			samples = append(samples, sample{rss, g, mem})
 			first := len(samples) == 1
 			smu.Unlock()
 			// NEXSALTO_SOAK_PROFILES=dir keeps heap profiles of the first and the latest sample: what grew
@@ -173,6 +176,27 @@ func TestFaultSoak(t *testing.T) {
 		pctls(fig.revokeLate), customers, len(s.salto.Users(site1)), skipped, len(samples),
 		series(samples, func(s sample) string { return fmt.Sprintf("%.0f", float64(s.rssKB)/1024) }),
 		series(samples, func(s sample) string { return fmt.Sprint(s.goroutines) }))
+	// Where the resident memory went, start → end (MB): heap spans in use, free heap kept from the OS, stacks,
+	// the runtime's own structures; a leak in the heap shows in the first, fragmentation or pacing elsewhere.
+	classes := []struct {
+		name string
+		of   func(map[string]uint64) uint64
+	}{
+		{"heap in use", func(m map[string]uint64) uint64 { return m["HeapInuse"] }},
+		{"heap free kept", func(m map[string]uint64) uint64 { return m["HeapIdle"] - m["HeapReleased"] }},
+		{"stacks", func(m map[string]uint64) uint64 { return m["StackInuse"] }},
+		{"runtime", func(m map[string]uint64) uint64 {
+			return m["MSpanInuse"] + m["MCacheInuse"] + m["BuckHashSys"] + m["GCSys"] + m["OtherSys"]
+		}},
+		{"next GC", func(m map[string]uint64) uint64 { return m["NextGC"] }},
+	}
+	var breakdown []string
+	for _, c := range classes {
+		mb := func(s sample) int { return int(c.of(s.mem) >> 10) }
+		breakdown = append(breakdown, fmt.Sprintf("%s %.1f → %.1f (%s)", c.name, avg(first, mb)/1024,
+			avg(last, mb)/1024, series(samples, func(s sample) string { return fmt.Sprintf("%.0f", float64(mb(s))/1024) })))
+	}
+	printFigures(t, "fault soak: memory MB %s", strings.Join(breakdown, "; "))
 	fig.check(t)
 	if rss1 > 1.1*rss0 {
 		t.Errorf("RSS grew %.1f%% from the first samples to the last (bound 10%%)", 100*(rss1/rss0-1))

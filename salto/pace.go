@@ -12,23 +12,41 @@ import (
 // the rate limit in the order the changes fell due, so the customer who has waited longest gets in first, and
 // never faster than the limit, so recovery does not turn into a storm of 429s. (golang.org/x/time/rate serves
 // callers in the order they ask.)
+//
+// One exception: a grant whose access ends sooner than LateAfter after it fell due (a short booking caught by
+// the outage) goes by its end instead, so the drain serves it before it is over rather than after. Every call
+// is thus served by its deadline, the earlier of "LateAfter after it fell due" and "when it stops being of
+// use"; with no end near, that is the order the changes fell due.
+
+// LateAfter is how long after it fell due a change counts as late: the deadline of every call, unless the
+// access it grants ends sooner.
+const LateAfter = 2 * time.Minute
 
 type dueKey struct{}
 
-// WithDue marks the calls made with ctx as due since t: when calls queue for the rate limit, the one due
-// earliest goes first. Calls without a mark are due when they ask.
-func WithDue(ctx context.Context, t time.Time) context.Context {
-	if t.IsZero() {
+type due struct{ since, serveBy time.Time }
+
+// WithDue marks the calls made with ctx as due since t and of use until serveBy (zero: no end), for the
+// order in which queued calls get the rate limit's slots. Calls without a mark are due when they ask.
+func WithDue(ctx context.Context, t, serveBy time.Time) context.Context {
+	if t.IsZero() && serveBy.IsZero() {
 		return ctx
 	}
-	return context.WithValue(ctx, dueKey{}, t)
+	return context.WithValue(ctx, dueKey{}, due{since: t, serveBy: serveBy})
 }
 
-func dueOf(ctx context.Context, now time.Time) time.Time {
-	if t, ok := ctx.Value(dueKey{}).(time.Time); ok {
-		return t
+// deadlineOf is when the call made with ctx should be served by: LateAfter after it fell due, or the end of the
+// access it is for when that is sooner.
+func deadlineOf(ctx context.Context, now time.Time) time.Time {
+	d, _ := ctx.Value(dueKey{}).(due)
+	if d.since.IsZero() {
+		d.since = now
 	}
-	return now
+	dl := d.since.Add(LateAfter)
+	if !d.serveBy.IsZero() && d.serveBy.Before(dl) {
+		return d.serveBy
+	}
+	return dl
 }
 
 // pacer hands out one slot every interval (burst 1: requests are spaced evenly, so the client never bursts
@@ -49,10 +67,10 @@ func newPacer(perSecond float64, now func() time.Time) *pacer {
 }
 
 type waiter struct {
-	due   time.Time
-	seq   uint64
-	ready chan struct{}
-	index int // in the heap; -1 once served or gone
+	deadline time.Time
+	seq      uint64
+	ready    chan struct{}
+	index    int // in the heap; -1 once served or gone
 }
 
 // wait blocks until the caller's slot. A slot that cannot come before ctx's deadline is refused at once, so a
@@ -65,7 +83,7 @@ func (p *pacer) wait(ctx context.Context) error {
 		p.mu.Unlock()
 		return nil
 	}
-	w := &waiter{due: dueOf(ctx, now), seq: p.seq, ready: make(chan struct{})}
+	w := &waiter{deadline: deadlineOf(ctx, now), seq: p.seq, ready: make(chan struct{})}
 	p.seq++
 	if dl, ok := ctx.Deadline(); ok && p.slotFor(w, now).After(dl) {
 		p.mu.Unlock()
@@ -135,13 +153,13 @@ func (p *pacer) fire() {
 }
 
 func (w *waiter) before(o *waiter) bool {
-	if !w.due.Equal(o.due) {
-		return w.due.Before(o.due)
+	if !w.deadline.Equal(o.deadline) {
+		return w.deadline.Before(o.deadline)
 	}
 	return w.seq < o.seq
 }
 
-// waiters is a heap of waiters, the one due earliest on top.
+// waiters is a heap of waiters, the one with the earliest deadline on top.
 type waiters []*waiter
 
 func (h waiters) Len() int           { return len(h) }

@@ -2,6 +2,7 @@ package salto
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -9,18 +10,47 @@ import (
 
 // Queued calls are served by how long they have been due, not by when they asked.
 func TestPacerServesTheLongestDueFirst(t *testing.T) {
+	base := time.Now().Add(-time.Hour)
+	dues := []time.Duration{5, 1, 4, 2, 3} // asked in this order, due in another
+	var ctxs []context.Context
+	for _, d := range dues {
+		ctxs = append(ctxs, WithDue(context.Background(), base.Add(d*time.Minute), time.Time{}))
+	}
+	if got := servedOrder(t, ctxs); !slices.Equal(got, []int{1, 3, 4, 2, 0}) {
+		t.Fatalf("served the calls asked in the order %v as %v, want the longest due first (1 3 4 2 0)", dues, got)
+	}
+}
+
+// A grant whose access ends before it would be late goes by its end: the short booking caught by an outage is
+// served before it is over, ahead of changes due earlier whose access lasts; the rest keep the order they fell
+// due in, and a call without a mark counts as due when it asks.
+func TestPacerServesAShortGrantBeforeItEnds(t *testing.T) {
+	now := time.Now()
+	ctxs := []context.Context{
+		WithDue(context.Background(), now.Add(-40*time.Second), now.Add(time.Hour)), // 0: due longest, ends in an hour
+		context.Background(), // 1: due now, no end
+		WithDue(context.Background(), now.Add(-10*time.Second), now.Add(20*time.Second)),     // 2: ends in 20 s
+		WithDue(context.Background(), now.Add(-30*time.Second), time.Time{}),                 // 3: no end
+		WithDue(context.Background(), now.Add(-5*time.Second), now.Add(LateAfter+time.Hour)), // 4: ends later than late
+	}
+	if got := servedOrder(t, ctxs); !slices.Equal(got, []int{2, 0, 3, 4, 1}) {
+		t.Fatalf("served %v, want 2 0 3 4 1: the grant ending in 20 s first, then by due instant", got)
+	}
+}
+
+// servedOrder queues one call per context (in that order, behind a slot already taken) and returns the indexes
+// in the order the pacer served them.
+func servedOrder(t *testing.T, ctxs []context.Context) []int {
+	t.Helper()
 	p := newPacer(20, time.Now) // 50 ms slots
 	if err := p.wait(context.Background()); err != nil {
 		t.Fatal(err) // takes the free slot: everyone below queues
 	}
-	base := time.Now().Add(-time.Hour)
-	dues := []time.Duration{5, 1, 4, 2, 3} // asked in this order, due in another
 	var mu sync.Mutex
-	var served []time.Duration
+	var served []int
 	var wg sync.WaitGroup
-	for i, d := range dues {
+	for i, ctx := range ctxs {
 		wg.Add(1)
-		ctx := WithDue(context.Background(), base.Add(d*time.Minute))
 		go func() {
 			defer wg.Done()
 			if err := p.wait(ctx); err != nil {
@@ -28,17 +58,13 @@ func TestPacerServesTheLongestDueFirst(t *testing.T) {
 				return
 			}
 			mu.Lock()
-			served = append(served, d)
+			served = append(served, i)
 			mu.Unlock()
 		}()
-		waitQueued(t, p, i+1) // all five queue well inside the first 50 ms slot
+		waitQueued(t, p, i+1) // all queue well inside the first 50 ms slot
 	}
 	wg.Wait()
-	for i, d := range served {
-		if d != time.Duration(i+1) {
-			t.Fatalf("served in the order %v, want the longest due first (1 2 3 4 5)", served)
-		}
-	}
+	return served
 }
 
 // Slots are spaced by the rate: n calls in a row take (n-1) intervals, not less.

@@ -1,11 +1,8 @@
 package service_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"sync"
@@ -54,22 +51,7 @@ func benchWebhookLatency(b *testing.B, perSecond, n, warm, nexudusRPM int, known
 	hc := &http.Client{Timeout: 20 * time.Second}
 	var refused atomic.Int64
 	send := func(bk nexudussim.Booking) {
-		body, err := json.Marshal([]nexudussim.Booking{bk}) // what Nexudus (and its simulator) sends
-		if err != nil {
-			b.Error(err)
-			return
-		}
-		req, _ := http.NewRequestWithContext(e.ctx, http.MethodPost, url, bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set(nexudus.SignatureHeader, nexudus.Sign([]byte(hookSecret), body))
-		resp, err := hc.Do(req)
-		if err != nil {
-			refused.Add(1)
-			return
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		_ = resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
+		if code, err := bookingWebhook(e.ctx, hc, url, bk); err != nil || code != http.StatusOK {
 			refused.Add(1)
 		}
 	}

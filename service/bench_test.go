@@ -28,6 +28,7 @@ import (
 
 	"github.com/nexsalto/nexsalto/access"
 	"github.com/nexsalto/nexsalto/dispatch"
+	"github.com/nexsalto/nexsalto/nexudus"
 	nexudussim "github.com/nexsalto/nexsalto/simulators/nexudus"
 	"github.com/nexsalto/nexsalto/simulators/saltoks"
 )
@@ -206,6 +207,28 @@ func startAll(ctx context.Context, e *env, refs []access.Ref, par int) error {
 	wg.Wait()
 	close(errs)
 	return <-errs
+}
+
+// bookingWebhook posts what Nexudus sends for a booking action (the record, signed) to the receiver's URL and
+// returns the answer's status.
+func bookingWebhook(ctx context.Context, hc *http.Client, url string, bk nexudussim.Booking) (int, error) {
+	body, err := json.Marshal([]nexudussim.Booking{bk})
+	if err != nil {
+		return 0, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(nexudus.SignatureHeader, nexudus.Sign([]byte(hookSecret), body))
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	return resp.StatusCode, nil
 }
 
 // countWorkflows counts the executions a visibility query matches (eventually consistent).

@@ -215,7 +215,8 @@ func (w *customerRun) do(ctx workflow.Context, s step) {
 		w.st.PolicyDue = true
 		w.groupChanged(ctx, s.group)
 		in := access.GroupChange{Customer: key, SiteID: w.st.User.SiteID, GroupID: s.group,
-			PlatformUserID: w.st.User.PlatformUserID, Reason: w.reasonFor(s.group), DueSince: w.dueSince}
+			PlatformUserID: w.st.User.PlatformUserID, Reason: w.reasonFor(s.group), DueSince: w.dueSince,
+			ServeBy: w.serveBy(s.group)}
 		stillWanted := func() bool { return w.desired()[s.group] }
 		_, err := call(ctx, w, proc(a.AddToGroup), in, "add to group "+s.group+" for "+in.Reason, stillWanted)
 		switch w.result(ctx, err, "could not add the Salto user to group "+s.group+" ("+in.Reason+")") {

@@ -160,12 +160,28 @@ func (w *customerRun) reasonFor(g string) string {
 }
 
 // nextExpiry is the earliest Until in the ledger and the entitlement it belongs to.
-func (w *customerRun) nextExpiry() (time.Time, string) {
+func (w *customerRun) nextExpiry() (time.Time, string) { return w.firstEnd("") }
+
+// serveBy is when the first entitlement needing group g ends (any group when g is empty), zero when none
+// ends: a grant for it is of use until then, so after an outage its Salto calls are served by that instant
+// when it comes before they would be late (salto.LateAfter).
+func (w *customerRun) serveBy(g string) time.Time {
+	t, _ := w.firstEnd(g)
+	return t
+}
+
+// firstEnd is the earliest Until among the ledger entries needing group g (all entries when g is empty) and
+// the entitlement it belongs to.
+func (w *customerRun) firstEnd(g string) (time.Time, string) {
 	var t time.Time
 	var key string
 	for _, k := range workflow.DeterministicKeys(w.st.Ledger) {
-		if u := w.st.Ledger[k].Until; !u.IsZero() && (t.IsZero() || u.Before(t)) {
-			t, key = u, k
+		e := w.st.Ledger[k]
+		if e.Until.IsZero() || (g != "" && !slices.Contains(e.Groups, g)) {
+			continue
+		}
+		if t.IsZero() || e.Until.Before(t) {
+			t, key = e.Until, k
 		}
 	}
 	return t, key

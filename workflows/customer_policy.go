@@ -42,6 +42,9 @@ func (w *customerRun) link(ctx workflow.Context) {
 	subscribe := len(w.wanted()) > 0
 	req := access.EnsureUserRequest{Customer: w.in.Customer, SiteID: w.loc.SiteID, Known: w.st.User,
 		Subscribe: subscribe, Relink: w.st.Refresh, DueSince: w.dueSince}
+	if subscribe {
+		req.ServeBy = w.serveBy("")
+	}
 	if w.st.Refresh {
 		req.RelinkAsOf = w.st.RefreshAsOf
 	}

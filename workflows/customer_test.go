@@ -410,3 +410,31 @@ func TestCustomerKeepsTheDueInstantOfALateGrant(t *testing.T) {
 		t.Fatalf("adds due since %v, want %v", w.dues, want)
 	}
 }
+
+// Each add says until when it is of use: the first end among the entitlements that need its group, an
+// open-ended one counting for none, so that after an outage the Salto calls of a short booking are served
+// before it is over.
+func TestCustomerServesEachAddByTheFirstEndOfItsGroup(t *testing.T) {
+	w := newWorld(t)
+	in := knownUser(w)
+	w.grantAt(at(8, 0), "contract-1", time.Time{}, "room-a")
+	w.grantAt(at(9, 0), "booking-1", at(10, 15), "room-a", "room-b")
+	w.grantAt(at(9, 30), "booking-2", at(9, 40), "room-c")
+	w.revokeAt(at(10, 15), "contract-1")
+	runCustomer(t, w, in)
+	if want := []time.Time{{}, at(10, 15), at(9, 40)}; !slices.Equal(w.serveBys, want) {
+		t.Fatalf("adds of room-a, room-b, room-c served by %v, want %v", w.serveBys, want)
+	}
+	r := customerRun{st: access.CustomerState{Ledger: map[string]access.LedgerEntry{
+		"contract-1": {Groups: []string{"room-a"}},
+		"booking-1":  {Groups: []string{"room-a", "room-b"}, Until: at(10, 15)},
+		"booking-2":  {Groups: []string{"room-b"}, Until: at(9, 40)},
+		"booking-3":  {Groups: []string{"room-c"}, Until: at(11, 0)},
+	}}}
+	for g, want := range map[string]time.Time{"room-a": at(10, 15), "room-b": at(9, 40), "room-c": at(11, 0),
+		"room-d": {}, "": at(9, 40)} {
+		if got := r.serveBy(g); !got.Equal(want) {
+			t.Errorf("serveBy(%q) = %v, want %v", g, got, want)
+		}
+	}
+}

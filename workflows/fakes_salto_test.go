@@ -103,7 +103,7 @@ func (w *world) AddToGroup(_ context.Context, c access.GroupChange) error {
 		return err
 	}
 	w.call("add", c.GroupID, c.PlatformUserID)
-	w.dues = append(w.dues, c.DueSince)
+	w.dues, w.serveBys = append(w.dues, c.DueSince), append(w.serveBys, c.ServeBy)
 	if w.members[c.GroupID] == nil {
 		w.members[c.GroupID] = map[string]bool{}
 	}

@@ -75,8 +75,8 @@ type world struct {
 	visitorPINs map[int64]string
 	problems    []access.Problem
 	locations   map[int64]access.Location
-	// the DueSince of each successful group add
-	dues []time.Time
+	// the DueSince and ServeBy of each successful group add
+	dues, serveBys []time.Time
 	// customer signals sent by entitlement workflows
 	sent []sentSignal
 	// Salto
