@@ -258,7 +258,7 @@ func (w *childWorker) goroutines() (int, error) {
 	return strconv.Atoi(m[1])
 }
 
-var memStatLine = regexp.MustCompile(`^# (\w+) = (\d+)$`)
+var memStatLine = regexp.MustCompile(`^# (\w+) = (\d+)`) // "# HeapInuse = 123", "# Stack = 123 / 456"
 
 // memStats reads the runtime.MemStats that end the debug listener's heap profile text (no GC is forced): where
 // the resident memory goes, heap objects against free spans kept, stacks and the runtime's own.

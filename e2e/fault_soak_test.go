@@ -184,7 +184,7 @@ func TestFaultSoak(t *testing.T) {
 	}{
 		{"heap in use", func(m map[string]uint64) uint64 { return m["HeapInuse"] }},
 		{"heap free kept", func(m map[string]uint64) uint64 { return m["HeapIdle"] - m["HeapReleased"] }},
-		{"stacks", func(m map[string]uint64) uint64 { return m["StackInuse"] }},
+		{"stacks", func(m map[string]uint64) uint64 { return m["Stack"] }}, // in use (the line's first figure)
 		{"runtime", func(m map[string]uint64) uint64 {
 			return m["MSpanInuse"] + m["MCacheInuse"] + m["BuckHashSys"] + m["GCSys"] + m["OtherSys"]
 		}},

@@ -50,6 +50,8 @@ type customerRun struct {
 	lastSignal             time.Time
 	sa                     saValues
 	published              bool
+	// wake is the run's timer for the next ledger end or the end of its idle time (changeKeepsWakeTimer).
+	wake wakeTimer
 }
 
 func newCustomerRun(ctx workflow.Context, in access.CustomerInput) (*customerRun, error) {
@@ -279,9 +281,14 @@ func (w *customerRun) wait(ctx workflow.Context) {
 	if w.idle() {
 		next, summary = w.lastSignal.Add(w.idleFor()), "finish when idle"
 	}
-	var t movableTimer
-	defer t.stop()
-	t.sleep(ctx, next, summary+" at "+fmtTime(next), func(sel workflow.Selector) { w.addSignals(ctx, sel) })
+	signals := func(sel workflow.Selector) { w.addSignals(ctx, sel) }
+	if workflow.GetVersion(ctx, changeKeepsWakeTimer, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		var t movableTimer
+		defer t.stop()
+		t.sleep(ctx, next, summary+" at "+fmtTime(next), signals)
+		return
+	}
+	w.wake.sleep(ctx, next, summary+" at "+fmtTime(next), signals)
 }
 
 func (w *customerRun) continueAsNew(ctx workflow.Context) error {

@@ -24,6 +24,9 @@ const (
 	// changePolicyForeign checks, before suspending or deleting a user this integration did not create,
 	// that no access group outside the owned ones holds it.
 	changePolicyForeign = "policy-checks-foreign-groups"
+	// changeKeepsWakeTimer keeps the customer's timer across the signals that wake it instead of cancelling it
+	// at every wake (wakeTimer).
+	changeKeepsWakeTimer = "customer-keeps-its-wake-timer"
 )
 
 const (
