@@ -27,16 +27,22 @@ func (t *movableTimer) sleep(ctx workflow.Context, at time.Time, summary string,
 			t.timer = workflow.NewTimerWithOptions(tctx, untilDelay(ctx, at), workflow.TimerOptions{Summary: summary})
 		}
 	}
+	return waitFor(ctx, t.timer, add)
+}
+
+// waitFor blocks until timer (none when nil) fires, something add puts in the selector is ready or ctx is
+// cancelled, and reports whether the timer fired.
+func waitFor(ctx workflow.Context, timer workflow.Future, add func(workflow.Selector)) bool {
 	sel := workflow.NewSelector(ctx)
-	if t.timer != nil {
-		sel.AddFuture(t.timer, func(workflow.Future) {})
+	if timer != nil {
+		sel.AddFuture(timer, func(workflow.Future) {})
 	}
 	if add != nil {
 		add(sel)
 	}
 	sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
 	sel.Select(ctx)
-	return t.timer != nil && t.timer.IsReady()
+	return timer != nil && timer.IsReady()
 }
 
 // stop cancels a timer that has not fired.
@@ -65,16 +71,7 @@ func (t *wakeTimer) sleep(ctx workflow.Context, at time.Time, summary string, ad
 		t.at = at
 		t.timer = workflow.NewTimerWithOptions(ctx, untilDelay(ctx, at), workflow.TimerOptions{Summary: summary})
 	}
-	sel := workflow.NewSelector(ctx)
-	if t.timer != nil {
-		sel.AddFuture(t.timer, func(workflow.Future) {})
-	}
-	if add != nil {
-		add(sel)
-	}
-	sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
-	sel.Select(ctx)
-	if t.timer == nil || !t.timer.IsReady() {
+	if !waitFor(ctx, t.timer, add) {
 		return false
 	}
 	t.at, t.timer = time.Time{}, nil
