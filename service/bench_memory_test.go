@@ -139,11 +139,10 @@ func benchSleepingMemory(b *testing.B, total int) {
 	b.ResetTimer()
 	began := time.Now()
 	reads0 := nexudusReads(e)
-	var peakDuring atomic.Uint64
+	var peakDuring uint64 // sampled from this goroutine only
 	sample := func() map[string]uint64 {
 		st := procStatus(pid)
-		for p := peakDuring.Load(); st["VmRSS"] > p && !peakDuring.CompareAndSwap(p, st["VmRSS"]); p = peakDuring.Load() {
-		}
+		peakDuring = max(peakDuring, st["VmRSS"])
 		return st
 	}
 	posted := make([]time.Duration, total)
@@ -235,7 +234,7 @@ func benchSleepingMemory(b *testing.B, total int) {
 	b.Logf("worker process (max_cached_workflows %d): idle RSS %.0f MB; with %d sleeping workflows RSS %.0f MB "+
 		"(max of 11 samples), peak RSS %.0f MB (VmHWM; max sampled while loading %.0f MB), live heap after the last "+
 		"GC %.0f MB (%d GCs) (target: < 600 MB)", cfg.Temporal.MaxCachedWorkflows, mb(idle["VmRSS"]), total, mb(rss),
-		mb(hwm), mb(peakDuring.Load()), heap, gcs)
+		mb(hwm), mb(peakDuring), heap, gcs)
 	b.Logf("loading: %d webhooks from %d senders in %s (%d refused and sent again; answer p50 %.0f ms, p99 %.0f ms), all asleep "+
 		"per visibility after %s; Nexudus reads while loading %d", total, senders, sentIn.Round(time.Second),
 		refused.Load(), ms(percentile(posted, .5)), ms(percentile(posted, .99)), loaded.Round(time.Second), loadReads)
