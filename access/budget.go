@@ -4,13 +4,20 @@ import "time"
 
 // The Nexudus budget: Nexudus allows 120 calls a minute, 60 writes a minute and a few thousand writes a day
 // per account, whatever the number of locations and worker replicas. One NexudusBudget workflow per account
-// hands out the instants at which calls may be made (the "reserve" update), so every worker of the account
-// shares it, and the urgent work goes first when the budget is short.
+// hands out the instants at which calls may be made, so every worker of the account shares it, and the urgent
+// work goes first when the budget is short. Each worker asks for the instants of all its waiting calls in one
+// update (UpdateReserveCalls), one update at a time: an update per call does not hold 50 locations' callers
+// (the server admits 10 in flight per workflow, and each one is a workflow task).
 const (
 	WorkflowNexudusBudget = "NexudusBudget"
 	// NexudusBudgetID is the budget workflow's id: one per Temporal namespace, that is per Nexudus account.
 	NexudusBudgetID = "nexudus-budget"
-	// UpdateReserve reserves an instant for one call (a Reservation; the answer is a ReservationResult).
+	// UpdateReserveCalls reserves instants for a batch of calls (Reservations; the answer is one
+	// ReservationOutcome per call, in order). It is rejected, leaving no trace in the history, when no call of
+	// the batch gets an instant: the rejection's details are the outcomes.
+	UpdateReserveCalls = "reserve-calls"
+	// UpdateReserve reserves an instant for one call (a Reservation; the answer is a ReservationResult): the
+	// update of the previous release, still answered while its workers are rolled over.
 	UpdateReserve = "reserve"
 	// QueryBudget returns the BudgetState.
 	QueryBudget = "budget-state"
@@ -37,6 +44,19 @@ const (
 	PriorityBackground Priority = 3
 )
 
+// String names the priority for metrics and logs.
+func (p Priority) String() string {
+	switch p {
+	case PriorityUrgent:
+		return "urgent"
+	case PriorityPoll:
+		return "poll"
+	case PriorityBackground:
+		return "background"
+	}
+	return "none"
+}
+
 // BudgetInput starts or continues the budget workflow.
 type BudgetInput struct {
 	CallsPerMinute, WritesPerMinute, WritesPerDay int
@@ -48,6 +68,19 @@ type BudgetInput struct {
 type Reservation struct {
 	Write    bool
 	Priority Priority
+}
+
+// Reservations is a batch of calls to reserve, one update for all of them.
+type Reservations struct {
+	Calls []Reservation
+}
+
+// ReservationOutcome is one call's answer: an instant to make the call at, or an instruction to ask again
+// after RetryIn (its priority must wait), or a refusal (its priority has no writes left today).
+type ReservationOutcome struct {
+	At      time.Time     `json:",omitzero"`
+	RetryIn time.Duration `json:",omitempty"`
+	Refused string        `json:",omitempty"`
 }
 
 // ReservationResult is the instant the call may be made at (the caller sleeps until then).

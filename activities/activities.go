@@ -36,10 +36,11 @@ type Activities struct {
 
 	// plans keeps reconcile plans between the batches of a run; saltoUsers caches a site's users for
 	// presence tracking.
-	plans      planCache
-	saltoUsers userCache
-	coworkers  coworkerCache
-	progress   progressCache
+	plans         planCache
+	saltoUsers    userCache
+	coworkers     coworkerCache
+	progress      progressCache
+	accountEmails accountEmails // the account's coworkers by email, for every location's reconciliation
 }
 
 func (a *Activities) now() time.Time {
@@ -129,6 +130,8 @@ func (a *Activities) SetSubscription(ctx context.Context, c access.SubscriptionC
 // each group not owned (one call each, heartbeating), which is why the workflow asks only when the suspend or
 // delete policy is about to apply.
 func (a *Activities) CheckUserHold(ctx context.Context, r access.HoldRequest) (access.UserHold, error) {
+	// No door waits for it (the groups are already taken back): its reads go after the changes that are due.
+	ctx = withPriority(ctx, access.PriorityBackground)
 	u, err := a.Salto.GetUser(ctx, r.SiteID, r.SiteUserID)
 	if salto.IsNotFound(err) {
 		return access.UserHold{Gone: true}, nil
@@ -204,7 +207,11 @@ func (a *Activities) customerQueue() string {
 	return a.TaskQueue
 }
 
-// withPriority marks ctx's Nexudus calls for the account's shared budget (access.Priority).
+// withPriority marks ctx's Nexudus calls for the account's shared budget (access.Priority), and background
+// work's Salto calls for the Salto client's rate limit, where they go after the changes that are due.
 func withPriority(ctx context.Context, p access.Priority) context.Context {
+	if p == access.PriorityBackground {
+		ctx = salto.AsBackground(ctx)
+	}
 	return nexudus.WithPriority(ctx, nexudus.Priority(p))
 }

@@ -103,18 +103,21 @@ func (a *Activities) readPhase(ctx context.Context, loc *config.Location, asOf t
 }
 
 func (a *Activities) readCoworkers(ctx context.Context, s *snapshot, page func()) error {
-	emails := map[string][]int64{}
-	q := url.Values{"size": {strconv.Itoa(reconcilePageSize)}, "orderBy": {"Id"}}
-	err := nexudus.ForEachPage(ctx, a.Nexudus, nexudus.PathCoworkers, q, func(p nexudus.Page[nexudus.Coworker]) error {
-		s.Calls.Nexudus++
-		for _, c := range p.Records {
-			if e := normEmail(c.Email); e != "" && !slices.Contains(emails[e], int64(c.Id)) {
-				emails[e] = append(emails[e], int64(c.Id))
+	emails, err := a.accountEmails.get(ctx, a.now, func(ctx context.Context) (map[string][]int64, error) {
+		emails := map[string][]int64{}
+		q := url.Values{"size": {strconv.Itoa(reconcilePageSize)}, "orderBy": {"Id"}}
+		err := nexudus.ForEachPage(ctx, a.Nexudus, nexudus.PathCoworkers, q, func(p nexudus.Page[nexudus.Coworker]) error {
+			s.Calls.Nexudus++
+			for _, c := range p.Records {
+				if e := normEmail(c.Email); e != "" && !slices.Contains(emails[e], int64(c.Id)) {
+					emails[e] = append(emails[e], int64(c.Id))
+				}
 			}
-		}
-		page()
-		return nil
-	})
+			page()
+			return nil
+		})
+		return emails, err
+	}, page)
 	if err != nil {
 		return nexudusError("list coworkers", err)
 	}

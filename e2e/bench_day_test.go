@@ -188,6 +188,18 @@ func BenchmarkChainDay(b *testing.B) {
 		"door %s; booking webhook → door %s; writes %d, %.0f per simulated day (cap 2,500); calls by path %s",
 		pctls(pollLag), pctls(watch.latencies(passes)), pctls(watch.latencies(bookings)), writes, perDay,
 		topCalls(st.Calls, 8))
+	// Where the time went: each vendor request's wait for its rate limit, by the priority of its work.
+	m := scrapeMetrics(b, "http://"+w.webhook+"/metrics")
+	var waits []string
+	for _, vendor := range []string{"nexudus", "salto"} {
+		for _, p := range []string{"urgent", "poll", "background", "none"} {
+			if n, p50, p99 := m.histogramQuantiles("nexsalto_rate_wait_seconds", "vendor", vendor, "priority", p); n > 0 {
+				waits = append(waits, fmt.Sprintf("%s %s ×%d p50 ≤ %s p99 ≤ %s", vendor, p, n, p50, p99))
+			}
+		}
+	}
+	printFigures(b, "chain day: wait for the rate limit (bucket bounds) %s; Salto calls %d, by path %s",
+		strings.Join(waits, "; "), s.salto.Stats().Total, topCalls(s.salto.Stats().Calls, 8))
 	if missing > 0 {
 		b.Errorf("%d bookings and passes never reached their door within 5 min of the slice's end", missing)
 	}

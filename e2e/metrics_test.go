@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -46,7 +48,7 @@ func metricsWorker(t *testing.T, s *stack, metricsListen string) *service.Worker
 // scrape is one read of /metrics over HTTP, parsed.
 type scrape map[string]*dto.MetricFamily
 
-func scrapeMetrics(t *testing.T, url string) scrape {
+func scrapeMetrics(t testing.TB, url string) scrape {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
@@ -64,10 +66,9 @@ func scrapeMetrics(t *testing.T, url string) scrape {
 	return fams
 }
 
-// value sums the family's series whose labels include every pair of want (counters, gauges; a histogram's
-// sample count).
-func (s scrape) value(name string, want ...string) float64 {
-	var sum float64
+// series is the family's series whose labels include every pair of want ("name", "value", …).
+func (s scrape) series(name string, want ...string) []*dto.Metric {
+	var out []*dto.Metric
 	for _, m := range s[name].GetMetric() {
 		labels := map[string]string{}
 		for _, l := range m.GetLabel() {
@@ -77,9 +78,18 @@ func (s scrape) value(name string, want ...string) float64 {
 		for i := 0; i+1 < len(want); i += 2 {
 			ok = ok && labels[want[i]] == want[i+1]
 		}
-		if !ok {
-			continue
+		if ok {
+			out = append(out, m)
 		}
+	}
+	return out
+}
+
+// value sums the family's series whose labels include every pair of want (counters, gauges; a histogram's
+// sample count).
+func (s scrape) value(name string, want ...string) float64 {
+	var sum float64
+	for _, m := range s.series(name, want...) {
 		switch {
 		case m.Counter != nil:
 			sum += m.GetCounter().GetValue()
@@ -95,16 +105,8 @@ func (s scrape) value(name string, want ...string) float64 {
 // sum is a histogram's sum of observations over the matching series.
 func (s scrape) sum(name string, want ...string) float64 {
 	var total float64
-	for _, m := range s[name].GetMetric() {
-		match := true
-		for i := 0; i+1 < len(want); i += 2 {
-			found := false
-			for _, l := range m.GetLabel() {
-				found = found || (l.GetName() == want[i] && l.GetValue() == want[i+1])
-			}
-			match = match && found
-		}
-		if match && m.Histogram != nil {
+	for _, m := range s.series(name, want...) {
+		if m.Histogram != nil {
 			total += m.GetHistogram().GetSampleSum()
 		}
 	}
@@ -292,4 +294,30 @@ func TestHealthChecksWhileTemporalIsDown(t *testing.T) {
 	if code, _ := get(t, metricsBase+"/metrics"); code != http.StatusOK {
 		t.Errorf("/metrics with Temporal down: %d", code)
 	}
+}
+
+// histogramQuantiles is a histogram's sample count and the upper bounds of the buckets holding its median and
+// 99th percentile, over the series whose labels include every pair of want ("+Inf" past the last bound).
+func (s scrape) histogramQuantiles(name string, want ...string) (n uint64, p50, p99 string) {
+	counts := map[float64]uint64{}
+	for _, m := range s.series(name, want...) {
+		n += m.GetHistogram().GetSampleCount()
+		for _, b := range m.GetHistogram().GetBucket() {
+			counts[b.GetUpperBound()] += b.GetCumulativeCount()
+		}
+	}
+	bounds := make([]float64, 0, len(counts))
+	for b := range counts {
+		bounds = append(bounds, b)
+	}
+	slices.Sort(bounds)
+	at := func(q float64) string {
+		for _, b := range bounds {
+			if float64(counts[b]) >= q*float64(n) {
+				return strconv.FormatFloat(b, 'g', -1, 64) + "s"
+			}
+		}
+		return "+Inf"
+	}
+	return n, at(0.5), at(0.99)
 }

@@ -90,6 +90,13 @@ var (
 		"Latency of HTTP requests to Salto KS and Nexudus.",
 		[]float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}, "vendor", "operation")
 
+	// RateWait is how long each vendor request waited for its rate limit before it went out (Salto: the
+	// client's own limit; Nexudus: the account's budget), by vendor and the priority of the work that made it
+	// (urgent, poll, background; none when unmarked): where the time of a slow door goes when the budget, not
+	// the vendor, is the bottleneck.
+	RateWait = histogramVec("rate_wait_seconds", "Wait of vendor requests for the rate limit, by priority.",
+		[]float64{.01, .05, .1, .25, .5, 1, 2, 5, 10, 30, 60, 120, 300}, "vendor", "priority")
+
 	// AccessLateness is how late a grant or revoke was applied in Salto: the instant Salto confirmed it
 	// minus the instant it fell due, one sample per access-group change (a grant of two groups is two
 	// samples). The due instant is the one the activity is given (access.GroupChange.DueSince: the

@@ -89,6 +89,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		asked := time.Now()
 		if c.cfg.Budget != nil {
 			if err := c.cfg.Budget.Wait(ctx, method != http.MethodGet); err != nil {
 				if ctx.Err() != nil {
@@ -103,6 +104,9 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 				}
 				return fmt.Errorf("nexudus: %s %s: client-side call budget: %w", method, path, err)
 			}
+		}
+		if c.cfg.RateWaited != nil {
+			c.cfg.RateWaited(ctx, time.Since(asked))
 		}
 		resp, bearer, err := c.attempt(ctx, method, path, q, body)
 		if err != nil {

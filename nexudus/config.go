@@ -1,6 +1,7 @@
 package nexudus
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -41,6 +42,8 @@ type Config struct {
 	RequestsPerMinute int
 	// Budget, when set, paces every call instead (a budget shared by all the clients of the account).
 	Budget Budget
+	// RateWaited, when set, is told how long each request waited for the budget (for a metric).
+	RateWaited func(ctx context.Context, waited time.Duration)
 	// Timeout bounds one HTTP attempt (default 30s).
 	Timeout time.Duration
 	// HTTPClient is used for every call, token requests included (default: a new

@@ -146,12 +146,16 @@ func (c *Client) call(ctx context.Context, method string, u *url.URL, body any) 
 	rejected := ""
 	for attempt := 0; ; attempt++ {
 		if c.limiter != nil {
+			asked := time.Now()
 			if err := c.limiter.wait(ctx); err != nil {
 				e := transportError(method, path, err)
 				if !errors.Is(err, context.Canceled) {
 					e.Kind = KindTransient // the deadline is too close for the next slot; later it may fit
 				}
 				return nil, e
+			}
+			if c.cfg.RateWaited != nil {
+				c.cfg.RateWaited(ctx, time.Since(asked))
 			}
 		}
 		rctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())

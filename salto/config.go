@@ -1,6 +1,7 @@
 package salto
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -38,6 +39,8 @@ type Config struct {
 	RequestsPerSecond float64       // client-side rate limit; 0 = unlimited
 	Timeout           time.Duration // per API request, not counting the wait for the rate limit; 0 = DefaultTimeout
 	HTTPClient        *http.Client  // optional; never modified
+	// RateWaited, when set, is told how long each request waited for the rate limit (for a metric).
+	RateWaited func(ctx context.Context, waited time.Duration)
 }
 
 const redacted = "[redacted]"

@@ -22,7 +22,20 @@ import (
 // access it grants ends sooner.
 const LateAfter = 2 * time.Minute
 
+// BackgroundLateAfter is the deadline of background calls (presence's entry reads, reconciliation's lists),
+// counted from when they ask: they take the slots no due change needs, and still get theirs when doors keep
+// the limit busy (measured at 50 sites: presence and reconciliation alone kept it busy, and grants queued
+// behind them for minutes).
+const BackgroundLateAfter = 10 * time.Minute
+
 type dueKey struct{}
+
+type backgroundKey struct{}
+
+// AsBackground marks the calls made with ctx as background work: served after every change that is due.
+func AsBackground(ctx context.Context) context.Context {
+	return context.WithValue(ctx, backgroundKey{}, true)
+}
 
 type due struct{ since, serveBy time.Time }
 
@@ -39,6 +52,9 @@ func WithDue(ctx context.Context, t, serveBy time.Time) context.Context {
 // access it is for when that is sooner.
 func deadlineOf(ctx context.Context, now time.Time) time.Time {
 	d, _ := ctx.Value(dueKey{}).(due)
+	if d.since.IsZero() && d.serveBy.IsZero() && ctx.Value(backgroundKey{}) != nil {
+		return now.Add(BackgroundLateAfter)
+	}
 	if d.since.IsZero() {
 		d.since = now
 	}

@@ -38,6 +38,23 @@ func TestPacerServesAShortGrantBeforeItEnds(t *testing.T) {
 	}
 }
 
+// Background calls (presence, reconciliation) asked first go after every change due within their 10 minutes,
+// and still before a change due later than that would be late.
+func TestPacerServesBackgroundCallsAfterDueChanges(t *testing.T) {
+	now := time.Now()
+	bg := AsBackground(context.Background())
+	ctxs := []context.Context{
+		bg, // 0: presence's entry read, asked first
+		AsBackground(WithDue(context.Background(), now.Add(-time.Minute), time.Time{})), // 1: due work stays due work
+		bg,                   // 2: reconciliation's list
+		context.Background(), // 3: a grant due now
+		WithDue(context.Background(), now.Add(-30*time.Second), time.Time{}), // 4: a revoke due 30 s ago
+	}
+	if got := servedOrder(t, ctxs); !slices.Equal(got, []int{1, 4, 3, 0, 2}) {
+		t.Fatalf("served %v, want 1 4 3 0 2: the due changes first, background calls in their order after them", got)
+	}
+}
+
 // servedOrder queues one call per context (in that order, behind a slot already taken) and returns the indexes
 // in the order the pacer served them.
 func servedOrder(t *testing.T, ctxs []context.Context) []int {

@@ -18,6 +18,7 @@ import (
 	"github.com/nexsalto/nexsalto/budget"
 	"github.com/nexsalto/nexsalto/config"
 	"github.com/nexsalto/nexsalto/internal/httpobs"
+	"github.com/nexsalto/nexsalto/metrics"
 	"github.com/nexsalto/nexsalto/nexudus"
 	"github.com/nexsalto/nexsalto/salto"
 	"github.com/nexsalto/nexsalto/workflows"
@@ -43,6 +44,7 @@ func SaltoConfig(c config.Salto) salto.Config {
 		// Every call, token requests included, is a span of the caller's trace and counts into the vendor
 		// metrics (package httpobs).
 		HTTPClient: httpobs.Salto.Client(nil),
+		RateWaited: rateWaited("salto"),
 	}
 }
 
@@ -76,6 +78,7 @@ func NexudusConfig(c config.Nexudus) nexudus.Config {
 		TokenFile:         c.TokenFile,
 		RequestsPerMinute: c.RequestsPerMinute,
 		HTTPClient:        httpobs.Nexudus.Client(nil), // as Salto's: traced and counted
+		RateWaited:        rateWaited("nexudus"),
 	}
 }
 
@@ -248,4 +251,11 @@ func (w *Worker) stopWorkers() {
 		tw.Stop()
 	}
 	w.workers = nil
+}
+
+// rateWaited observes a vendor request's wait for its rate limit, by the priority of the work that made it.
+func rateWaited(vendor string) func(context.Context, time.Duration) {
+	return func(ctx context.Context, waited time.Duration) {
+		metrics.RateWait.WithLabelValues(vendor, access.Priority(nexudus.PriorityOf(ctx)).String()).Observe(waited.Seconds())
+	}
 }
