@@ -41,6 +41,10 @@ const (
 // PolledEntities lists what the change poller reads, passes first because nothing else reports them.
 var PolledEntities = []Entity{EntityPass, EntityBooking, EntityContract, EntityVisitor, EntityCoworker}
 
+// ReportedByWebhook says whether Nexudus sends webhooks for the entity's changes: for those the poller is a
+// safety net for lost webhooks, read less often than passes, which nothing else reports.
+func (e Entity) ReportedByWebhook() bool { return e != EntityPass }
+
 // EntitlementKind is the entitlement kind of an entity; ok is false for coworkers.
 func (e Entity) EntitlementKind() (Kind, bool) {
 	switch e {
@@ -93,6 +97,8 @@ type PollCursor struct {
 	High time.Time `json:",omitzero"`
 	// Seen maps the keys (ChangedRecord.Key) handled at or after From to their UpdatedOn, for pruning.
 	Seen map[string]time.Time `json:",omitempty"`
+	// Read is when the entity was last polled: an entity webhooks report waits SafetyNetInterval between polls.
+	Read time.Time `json:",omitzero"`
 }
 
 // PollRequest is the input of the PollChanges activity: read each entity's changes from its cursor, within

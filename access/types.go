@@ -182,8 +182,11 @@ type Location struct {
 
 // SyncSettings configure the workflows that keep a location in line with Nexudus beyond webhooks.
 type SyncSettings struct {
-	// PollInterval is the wait between two polls of Nexudus' changes.
+	// PollInterval is the time from one poll of Nexudus' changes to the next (passes are read at every poll).
 	PollInterval time.Duration `json:",omitempty"`
+	// SafetyNetInterval is the time between two polls of what webhooks report too (bookings, contracts,
+	// visitors, coworkers): the safety net for lost webhooks.
+	SafetyNetInterval time.Duration `json:",omitempty"`
 	// PollCallsPerMinute is the change poller's share of the Nexudus call budget.
 	PollCallsPerMinute int `json:",omitempty"`
 	// PollLookback is how far back a new poller starts reading changes.

@@ -27,6 +27,7 @@ func (a *Activities) LoadLocation(_ context.Context, id int64) (access.Location,
 		Owned:    l.OwnedGroups(),
 		Sync: access.SyncSettings{
 			PollInterval:       sc.PollInterval,
+			SafetyNetInterval:  sc.SafetyNetInterval,
 			PollCallsPerMinute: sc.PollCallsPerMinute,
 			PollLookback:       sc.PollLookback,
 			PollPageSize:       sc.PollPageSize,

@@ -54,8 +54,13 @@ type Config struct {
 // Sync configures what keeps every location in line with Nexudus beyond webhooks: the change poller (one for
 // the account), the reconcile Schedule (one per location) and presence tracking (locations with presence doors).
 type Sync struct {
-	// PollInterval is the wait between two reads of Nexudus' changes (default 1m).
+	// PollInterval is the time from one read of Nexudus' changes to the next (default 30s). Passes, for which
+	// Nexudus sends no webhook, are read at every poll: this is how long a new pass waits for its door.
 	PollInterval time.Duration `yaml:"poll_interval"`
+	// SafetyNetInterval is the time between two reads of the changes webhooks report too (bookings,
+	// contracts, visitors, coworkers), the safety net for lost webhooks (default 1m; shorter than
+	// poll_interval: at every poll).
+	SafetyNetInterval time.Duration `yaml:"safety_net_interval"`
 	// PollCallsPerMinute is the account's change poller's share of Nexudus calls (default 20); the shared
 	// budget keeps it and everything else under the account's requests_per_minute.
 	PollCallsPerMinute int `yaml:"poll_calls_per_minute"`
@@ -283,7 +288,8 @@ const (
 	// DefaultMaxCachedWorkflows keeps a worker near 100 MB however many workflows sleep (see MaxCachedWorkflows).
 	DefaultMaxCachedWorkflows = 2000
 
-	DefaultPollInterval       = time.Minute
+	DefaultPollInterval       = 30 * time.Second
+	DefaultSafetyNetInterval  = time.Minute
 	DefaultPollCallsPerMinute = 20
 	DefaultPollLookback       = time.Hour
 	DefaultPollPageSize       = 100
@@ -362,6 +368,9 @@ func (c *Config) ApplyDefaults() {
 func (s *Sync) applyDefaults() {
 	if s.PollInterval == 0 {
 		s.PollInterval = DefaultPollInterval
+	}
+	if s.SafetyNetInterval == 0 {
+		s.SafetyNetInterval = DefaultSafetyNetInterval
 	}
 	if s.PollCallsPerMinute == 0 {
 		s.PollCallsPerMinute = DefaultPollCallsPerMinute

@@ -68,7 +68,7 @@ func TestParseValid(t *testing.T) {
 	if l.Zone().String() != "Europe/Madrid" {
 		t.Errorf("zone = %s", l.Zone())
 	}
-	want := Sync{PollInterval: time.Minute, PollCallsPerMinute: 20, PollLookback: time.Hour, PollPageSize: 100,
+	want := Sync{PollInterval: 30 * time.Second, SafetyNetInterval: time.Minute, PollCallsPerMinute: 20, PollLookback: time.Hour, PollPageSize: 100,
 		ReconcileInterval: 15 * time.Minute, ReconcileBatch: 500, PresenceInterval: 30 * time.Second}
 	if c.Sync != want {
 		t.Errorf("sync defaults %+v", c.Sync)
@@ -77,7 +77,8 @@ func TestParseValid(t *testing.T) {
 
 func TestSyncSettings(t *testing.T) {
 	raw := valid + `sync:
-  poll_interval: 30s
+  poll_interval: 15s
+  safety_net_interval: 2m
   poll_calls_per_minute: 40
   reconcile_interval: 5m
 `
@@ -86,7 +87,7 @@ func TestSyncSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Sync.PollInterval != 30*time.Second || c.Sync.PollCallsPerMinute != 40 || c.Sync.ReconcileInterval != 5*time.Minute ||
+	if c.Sync.PollInterval != 15*time.Second || c.Sync.SafetyNetInterval != 2*time.Minute || c.Sync.PollCallsPerMinute != 40 || c.Sync.ReconcileInterval != 5*time.Minute ||
 		c.Sync.PresenceInterval != 30*time.Second {
 		t.Errorf("sync %+v", c.Sync)
 	}

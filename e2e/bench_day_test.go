@@ -126,13 +126,17 @@ func BenchmarkChainDay(b *testing.B) {
 			continue
 		}
 		id := 800000 + i
-		seeded, err := s.nexudus.Seed(nexudussim.Dataset{Bookings: []nexudussim.Booking{{Base: nexudussim.Base{Id: id},
+		if _, err := s.nexudus.Seed(nexudussim.Dataset{Bookings: []nexudussim.Booking{{Base: nexudussim.Base{Id: id},
 			ResourceId: chain.room(loc), CoworkerId: cw, FromTime: nexudussim.At(now.Add(lead / 2)),
-			ToTime: nexudussim.At(now.Add(2 * time.Hour))}}})
-		if err != nil {
+			ToTime: nexudussim.At(now.Add(2 * time.Hour))}}}); err != nil {
 			b.Fatal(err)
 		}
-		body, _ := json.Marshal(seeded.Bookings[:1])
+		// The webhook carries the booking as stored (Seed answers the whole state, oldest booking first).
+		stored, ok := s.nexudus.Booking(id)
+		if !ok {
+			b.Fatalf("booking %d not stored", id)
+		}
+		body, _ := json.Marshal([]nexudussim.Booking{stored})
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, hookURL, bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set(nexudus.SignatureHeader, nexudus.Sign([]byte(webhookSecret), body))

@@ -80,9 +80,15 @@ func TestFaultSoak(t *testing.T) {
 			rss, err1 := w.rssKB()
 			g, err2 := w.goroutines()
 			mem, err3 := w.memStats()
-			if err1 != nil || err2 != nil || err3 != nil {
-				t.Errorf("sample at +%s: %v, %v, %v", time.Since(began).Round(time.Second), err1, err2, err3)
+			gc, err4 := readMetrics("http://" + w.webhook + "/metrics")
+			if err1 != nil || err2 != nil || err3 != nil || err4 != nil {
+				t.Errorf("sample at +%s: %v, %v, %v, %v", time.Since(began).Round(time.Second), err1, err2, err3, err4)
 				continue
+			}
+			// The collector's own account of its last cycle: the heap it found live, and the stacks and
+			// globals it scanned, which with GOGC make its next goal.
+			for _, name := range []string{"go_gc_heap_live_bytes", "go_gc_scan_stack_bytes", "go_gc_scan_globals_bytes"} {
+				mem[name] = uint64(gc.value(name))
 			}
 			smu.Lock()
 			samples = append(samples, sample{rss, g, mem})
@@ -189,6 +195,9 @@ func TestFaultSoak(t *testing.T) {
 			return m["MSpanInuse"] + m["MCacheInuse"] + m["BuckHashSys"] + m["GCSys"] + m["OtherSys"]
 		}},
 		{"next GC", func(m map[string]uint64) uint64 { return m["NextGC"] }},
+		{"live at the last GC", func(m map[string]uint64) uint64 { return m["go_gc_heap_live_bytes"] }},
+		{"stacks scanned", func(m map[string]uint64) uint64 { return m["go_gc_scan_stack_bytes"] }},
+		{"globals scanned", func(m map[string]uint64) uint64 { return m["go_gc_scan_globals_bytes"] }},
 	}
 	var breakdown []string
 	for _, c := range classes {

@@ -150,6 +150,9 @@ func newStack(t testing.TB, o stackOptions) *stack {
 	if sync.PollInterval == 0 {
 		sync.PollInterval = time.Second
 	}
+	if sync.SafetyNetInterval == 0 {
+		sync.SafetyNetInterval = sync.PollInterval // the tests of lost webhooks wait for the safety net
+	}
 	if sync.PollCallsPerMinute == 0 {
 		sync.PollCallsPerMinute = o.nexudusPerMinute / 2
 	}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -50,20 +51,29 @@ type scrape map[string]*dto.MetricFamily
 
 func scrapeMetrics(t testing.TB, url string) scrape {
 	t.Helper()
-	resp, err := http.Get(url)
+	s, err := readMetrics(url)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s
+}
+
+// readMetrics is scrapeMetrics for a goroutine that cannot fail the test.
+func readMetrics(url string) (scrape, error) {
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Get(url)
+	if err != nil {
+		return nil, err
+	}
 	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s", url, resp.Status)
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
 	p := expfmt.NewTextParser(model.UTF8Validation)
 	fams, err := p.TextToMetricFamilies(resp.Body)
 	if err != nil {
-		t.Fatalf("parse %s: %v", url, err)
+		return nil, fmt.Errorf("parse %s: %w", url, err)
 	}
-	return fams
+	return fams, nil
 }
 
 // series is the family's series whose labels include every pair of want ("name", "value", …).
@@ -207,7 +217,7 @@ func TestMetricsDuringARealRun(t *testing.T) {
 			"nexsalto_nexudus_budget_used", "nexsalto_nexudus_budget_limit",
 			"nexsalto_temporal_num_pollers", "nexsalto_temporal_workflow_task_schedule_to_start_latency_seconds",
 			"nexsalto_temporal_activity_execution_latency_seconds", "nexsalto_temporal_request_total",
-			"go_goroutines", "process_resident_memory_bytes"} {
+			"go_goroutines", "go_gc_heap_live_bytes", "go_gc_heap_goal_bytes", "process_resident_memory_bytes"} {
 			check(now[f] != nil, "no family "+f)
 		}
 		check(delta(now, "nexsalto_webhooks_total", "action", "BookingCreate", "outcome", "accepted") >= 1,

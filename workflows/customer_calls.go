@@ -80,8 +80,10 @@ func call[I, O any](ctx workflow.Context, w *customerRun, r activityRef[I, O], i
 }
 
 // callLong runs a Salto activity that makes many calls (one per access group) as a regular activity only: a
-// local attempt of a few seconds would seldom finish. It heartbeats, so its attempts may take longer.
-func callLong[I, O any](ctx workflow.Context, w *customerRun, r activityRef[I, O], in I, summary string) (O, error) {
+// local attempt of a few seconds would seldom finish. It heartbeats, so its attempts may take longer. keep, when
+// set, is asked after each signal taken meanwhile: false cancels the activity.
+func callLong[I, O any](ctx workflow.Context, w *customerRun, r activityRef[I, O], in I, keep func() bool,
+	summary string) (O, error) {
 	actx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
 	actx = workflow.WithActivityOptions(actx, workflow.ActivityOptions{
@@ -91,7 +93,7 @@ func callLong[I, O any](ctx workflow.Context, w *customerRun, r activityRef[I, O
 		RetryPolicy:         saltoRetryPolicy(),
 		Summary:             summary,
 	})
-	return await(ctx, w, r.start(actx, in), cancel, nil)
+	return await(ctx, w, r.start(actx, in), cancel, keep)
 }
 
 // await waits for an activity while taking signals into the ledger, cancelling it once keep turns false.

@@ -27,6 +27,9 @@ const (
 	// changeKeepsWakeTimer keeps the customer's timer across the signals that wake it instead of cancelling it
 	// at every wake (wakeTimer).
 	changeKeepsWakeTimer = "customer-keeps-its-wake-timer"
+	// changeHoldYieldsToAccess cancels the check of what else holds a user when access returns meanwhile: a
+	// grant does not wait behind the background reads of a policy that no longer applies.
+	changeHoldYieldsToAccess = "hold-check-yields-to-access"
 )
 
 const (
@@ -214,8 +217,19 @@ func (w *customerRun) mayApplyPolicy(ctx workflow.Context) bool {
 	}
 	in := access.HoldRequest{Customer: w.in.Customer, SiteID: u.SiteID, SiteUserID: u.SiteUserID,
 		PlatformUserID: u.PlatformUserID, Owned: w.loc.Owned}
-	hold, err := callLong(ctx, w, fn(a.CheckUserHold), in,
+	accessBack := func() bool { return len(w.desired()) > 0 || len(w.st.Applied) > 0 }
+	var keep func() bool
+	if workflow.GetVersion(ctx, changeHoldYieldsToAccess, workflow.DefaultVersion, 1) == 1 {
+		keep = func() bool { return !accessBack() }
+	}
+	hold, err := callLong(ctx, w, fn(a.CheckUserHold), in, keep,
 		"check what else holds the Salto user (not created by nexsalto) before policy "+string(w.loc.Policy))
+	if keep != nil && accessBack() {
+		// Access came back while the groups were read (the check was cancelled for it): no policy now, and a
+		// fresh check when it ends again.
+		w.st.PolicyDue = true
+		return false
+	}
 	switch w.result(ctx, err, "could not check the other access groups of the Salto user") {
 	case final:
 		return false
@@ -223,8 +237,7 @@ func (w *customerRun) mayApplyPolicy(ctx workflow.Context) bool {
 		w.st.PolicyDue = true
 		return false
 	}
-	if len(w.desired()) > 0 || len(w.st.Applied) > 0 {
-		// Access came back while the groups were read: no policy now, and a fresh check when it ends again.
+	if accessBack() {
 		w.st.PolicyDue = true
 		return false
 	}

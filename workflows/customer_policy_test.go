@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/mock"
+
 	"github.com/nexsalto/nexsalto/access"
 )
 
@@ -287,5 +289,29 @@ func TestPolicyRecognisesAnOlderCreatedUser(t *testing.T) {
 	checkCalls(t, w.callsOf("suspend"), wantCall{at(10, 15), "suspend", ""})
 	if w.holdChecks != 1 || st.User == nil || !st.User.Created || st.State != access.StateSuspended {
 		t.Errorf("hold checks %d, final %+v", w.holdChecks, st)
+	}
+}
+
+// Access that returns while the check of what else holds a user is still reading Salto (its reads wait behind
+// every due change) cancels the check: the new grant goes out at once, and no policy is applied.
+func TestAccessReturningCancelsTheHoldCheck(t *testing.T) {
+	w := newWorld(t)
+	w.setPolicy(access.PolicySuspend)
+	adopted := w.addUser("ada@example.com", "TAG-0042")
+	w.grantAt(at(8, 45), "booking-1", at(10, 15), "room-a")
+	w.revokeAt(at(10, 15), "booking-1")
+	// The check would take ten minutes of background reads.
+	w.env.OnActivity(w.CheckUserHold, mock.Anything, mock.Anything).After(10 * time.Minute).Return(w.CheckUserHold)
+	w.grantAt(at(10, 17), "booking-2", at(11, 0), "room-b")
+	w.revokeAt(at(11, 0), "booking-2")
+	st := runCustomer(t, w, access.NewCustomerInput(customer))
+
+	checkCalls(t, w.callsOf("add", "suspend"), wantCall{at(8, 45), "add", "room-a"},
+		wantCall{at(10, 17), "add", "room-b"}, wantCall{at(11, 10), "suspend", ""})
+	if u := w.users[adopted.SiteUserID]; !u.Suspended {
+		t.Errorf("the policy was not applied once access ended for good: %+v", u)
+	}
+	if st.State != access.StateSuspended {
+		t.Errorf("final state %s", st.State)
 	}
 }

@@ -62,12 +62,13 @@ func newPollerRun(ctx workflow.Context, in access.PollerInput) (*pollerRun, erro
 
 // Defaults for settings a location leaves zero (the configuration applies the same ones).
 const (
-	defaultPollInterval  = time.Minute
-	defaultPollBudget    = 20
-	defaultPollLookback  = time.Hour
-	defaultPollPageSize  = 100
-	pollAttemptTimeout   = 5 * time.Minute
-	dispatchTotalTimeout = 30 * time.Minute
+	defaultPollInterval      = 30 * time.Second
+	defaultSafetyNetInterval = time.Minute
+	defaultPollBudget        = 20
+	defaultPollLookback      = time.Hour
+	defaultPollPageSize      = 100
+	pollAttemptTimeout       = 5 * time.Minute
+	dispatchTotalTimeout     = 30 * time.Minute
 )
 
 func (w *pollerRun) run(ctx workflow.Context) error {
@@ -82,9 +83,12 @@ func (w *pollerRun) run(ctx workflow.Context) error {
 			return err
 		}
 		w.loc = loc
+		began := workflow.Now(ctx)
 		retryAfter := w.poll(ctx)
 		w.publish(ctx)
-		wait := max(w.interval(), retryAfter)
+		// Polls start an interval apart, however long the last one took (a pass waits at most an interval
+		// for the read that finds it); at least a second apart, unless Nexudus asked for longer.
+		wait := max(w.interval()-workflow.Now(ctx).Sub(began), time.Second, retryAfter)
 		if err := workflow.NewTimerWithOptions(ctx, wait,
 			workflow.TimerOptions{Summary: "next poll of Nexudus"}).Get(ctx, nil); err != nil {
 			return err
@@ -102,6 +106,20 @@ func (w *pollerRun) interval() time.Duration {
 		return d
 	}
 	return defaultPollInterval
+}
+
+func (w *pollerRun) safetyNetInterval() time.Duration {
+	if d := w.loc.Sync.SafetyNetInterval; d > 0 {
+		return d
+	}
+	return defaultSafetyNetInterval
+}
+
+// due says whether a poll at now reads e: passes at every poll, what webhooks report too once a safety-net
+// interval has passed since its last complete read (a backlog is read on at every poll).
+func (w *pollerRun) due(e access.Entity, now time.Time) bool {
+	read := w.st.Cursors[e].Read
+	return !e.ReportedByWebhook() || read.IsZero() || now.Sub(read) >= w.safetyNetInterval()
 }
 
 func (w *pollerRun) budget() int {
@@ -134,10 +152,15 @@ func (w *pollerRun) poll(ctx workflow.Context) time.Duration {
 	// Entities take turns at the head of the poll, so a budget smaller than their number serves all of them.
 	n := len(access.PolledEntities)
 	ents := make([]access.Entity, 0, n)
-	for i := range min(n, calls) {
-		ents = append(ents, access.PolledEntities[(w.st.Next+i)%n])
+	for i := range n {
+		if e := access.PolledEntities[(w.st.Next+i)%n]; len(ents) < calls && w.due(e, now) {
+			ents = append(ents, e)
+		}
 	}
 	w.st.Next = (w.st.Next + 1) % n
+	if len(ents) == 0 {
+		return 0
+	}
 	lookback := w.loc.Sync.PollLookback
 	if lookback <= 0 {
 		lookback = defaultPollLookback
@@ -195,7 +218,7 @@ func (w *pollerRun) poll(ctx workflow.Context) time.Duration {
 		w.st.Signalled += dr.Signalled
 	}
 	w.st.Changes += fresh
-	w.advance(res)
+	w.advance(res, now)
 	return res.RetryAfter
 }
 
@@ -223,8 +246,9 @@ func (w *pollerRun) dedup(res access.PollResult) ([]access.Dispatch, int) {
 	return items, fresh
 }
 
-// advance moves each entity's cursor past what was read and dispatched.
-func (w *pollerRun) advance(res access.PollResult) {
+// advance moves each entity's cursor past what was read and dispatched, and notes when an entity was read to
+// the end.
+func (w *pollerRun) advance(res access.PollResult, now time.Time) {
 	var errs []string
 	for _, ec := range res.Entities {
 		cur := w.st.Cursors[ec.Entity]
@@ -246,6 +270,9 @@ func (w *pollerRun) advance(res access.PollResult) {
 		from := cur.From
 		if !cur.High.IsZero() {
 			from = maxTime(cur.From, cur.High.Truncate(time.Minute).Add(-time.Minute))
+		}
+		if !ec.More {
+			cur.Read = now
 		}
 		switch {
 		case ec.More && ec.Pages == 0:
@@ -284,8 +311,8 @@ func (w *pollerRun) publish(ctx workflow.Context) {
 //workflowcheck:ignore
 func (w *pollerRun) details() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "**%s** · every %s · %d Nexudus calls a minute\n\n", access.PollerWorkflowID(w.in.LocationID),
-		w.interval(), w.budget())
+	fmt.Fprintf(&b, "**%s** · passes every %s, the rest (webhooks' safety net) every %s · %d Nexudus calls a "+
+		"minute\n\n", access.PollerWorkflowID(w.in.LocationID), w.interval(), w.safetyNetInterval(), w.budget())
 	fmt.Fprintf(&b, "Polls %d · calls %d · changes %d · duplicates %d · started %d · signalled %d\n\n",
 		w.st.Polls, w.st.Calls, w.st.Changes, w.st.Duplicates, w.st.Started, w.st.Signalled)
 	for _, e := range slices.Sorted(maps.Keys(w.st.Cursors)) {

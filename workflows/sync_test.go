@@ -33,10 +33,12 @@ type syncWorld struct {
 	mu  sync.Mutex
 	loc access.Location
 	// change poller
-	records    map[access.Entity][]fakeRecord
-	pollCalls  []time.Time // one per Nexudus call, at virtual time
-	dispatched map[string]int
-	failNext   int // DispatchChanges fails this many times (final error)
+	records      map[access.Entity][]fakeRecord
+	pollCalls    []time.Time                   // one per Nexudus call, at virtual time
+	polled       map[access.Entity][]time.Time // when each entity was read, at virtual time
+	dispatchedAt map[string]time.Time          // when each change was first passed on
+	dispatched   map[string]int
+	failNext     int // DispatchChanges fails this many times (final error)
 	// reconciliation
 	plan       []access.ReconcileAction
 	planIDs    map[string]bool
@@ -52,6 +54,7 @@ type syncWorld struct {
 
 func newSyncWorld(t *testing.T, start time.Time) *syncWorld {
 	w := &syncWorld{t: t, records: map[access.Entity][]fakeRecord{}, dispatched: map[string]int{},
+		polled: map[access.Entity][]time.Time{}, dispatchedAt: map[string]time.Time{},
 		planIDs: map[string]bool{}, resolved: map[string]int{}, open: map[int64]bool{},
 		loc: access.Location{ID: locID, SiteID: siteID, Policy: access.PolicySuspend, Sync: access.SyncSettings{
 			PollInterval: time.Minute, PollCallsPerMinute: 20, PollLookback: time.Hour, PollPageSize: 100,
@@ -123,6 +126,7 @@ func (w *syncWorld) PollChanges(_ context.Context, req access.PollRequest) (acce
 			return rows[a].ID < rows[b].ID
 		})
 		ec := access.EntityChanges{Entity: ent}
+		w.polled[ent] = append(w.polled[ent], w.now())
 		allowance := req.MaxCalls - (len(req.Entities) - i - 1)
 		for page := max(cur.Page, 1); ; page++ {
 			if out.Calls >= allowance {
@@ -155,7 +159,11 @@ func (w *syncWorld) DispatchChanges(_ context.Context, req access.DispatchReques
 		return access.DispatchResult{}, access.NewFinalError(access.ErrConfig, "temporal refused", nil)
 	}
 	for _, it := range req.Items {
-		w.dispatched[fmt.Sprintf("%s-%d", it.Entity, it.ID)]++
+		key := fmt.Sprintf("%s-%d", it.Entity, it.ID)
+		w.dispatched[key]++
+		if _, ok := w.dispatchedAt[key]; !ok {
+			w.dispatchedAt[key] = w.now()
+		}
 	}
 	return access.DispatchResult{Started: len(req.Items)}, nil
 }
