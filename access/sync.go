@@ -41,6 +41,16 @@ const (
 // PolledEntities lists what the change poller reads, passes first because nothing else reports them.
 var PolledEntities = []Entity{EntityPass, EntityBooking, EntityContract, EntityVisitor, EntityCoworker}
 
+// The change poller's defaults: the configuration applies them, and the poller uses them for a setting its
+// location leaves zero.
+const (
+	DefaultPollInterval       = 30 * time.Second
+	DefaultSafetyNetInterval  = time.Minute
+	DefaultPollCallsPerMinute = 20
+	DefaultPollLookback       = time.Hour
+	DefaultPollPageSize       = 100
+)
+
 // ReportedByWebhook says whether Nexudus sends webhooks for the entity's changes: for those the poller is a
 // safety net for lost webhooks, read less often than passes, which nothing else reports.
 func (e Entity) ReportedByWebhook() bool { return e != EntityPass }

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/nexsalto/nexsalto/access"
 )
 
 // Environment variables that carry secrets. They override the file, which should not hold secrets at all.
@@ -288,11 +290,11 @@ const (
 	// DefaultMaxCachedWorkflows keeps a worker near 100 MB however many workflows sleep (see MaxCachedWorkflows).
 	DefaultMaxCachedWorkflows = 2000
 
-	DefaultPollInterval       = 30 * time.Second
-	DefaultSafetyNetInterval  = time.Minute
-	DefaultPollCallsPerMinute = 20
-	DefaultPollLookback       = time.Hour
-	DefaultPollPageSize       = 100
+	DefaultPollInterval       = access.DefaultPollInterval
+	DefaultSafetyNetInterval  = access.DefaultSafetyNetInterval
+	DefaultPollCallsPerMinute = access.DefaultPollCallsPerMinute
+	DefaultPollLookback       = access.DefaultPollLookback
+	DefaultPollPageSize       = access.DefaultPollPageSize
 	DefaultReconcileInterval  = 15 * time.Minute
 	DefaultReconcileBatch     = 500
 	DefaultPresenceInterval   = 30 * time.Second

@@ -60,15 +60,10 @@ func newPollerRun(ctx workflow.Context, in access.PollerInput) (*pollerRun, erro
 	return w, err
 }
 
-// Defaults for settings a location leaves zero (the configuration applies the same ones).
+// How long the poller's activities may take (a setting a location leaves zero takes access' default).
 const (
-	defaultPollInterval      = 30 * time.Second
-	defaultSafetyNetInterval = time.Minute
-	defaultPollBudget        = 20
-	defaultPollLookback      = time.Hour
-	defaultPollPageSize      = 100
-	pollAttemptTimeout       = 5 * time.Minute
-	dispatchTotalTimeout     = 30 * time.Minute
+	pollAttemptTimeout   = 5 * time.Minute
+	dispatchTotalTimeout = 30 * time.Minute
 )
 
 func (w *pollerRun) run(ctx workflow.Context) error {
@@ -105,14 +100,14 @@ func (w *pollerRun) interval() time.Duration {
 	if d := w.loc.Sync.PollInterval; d > 0 {
 		return d
 	}
-	return defaultPollInterval
+	return access.DefaultPollInterval
 }
 
 func (w *pollerRun) safetyNetInterval() time.Duration {
 	if d := w.loc.Sync.SafetyNetInterval; d > 0 {
 		return d
 	}
-	return defaultSafetyNetInterval
+	return access.DefaultSafetyNetInterval
 }
 
 // due says whether a poll at now reads e: passes at every poll, what webhooks report too once a safety-net
@@ -126,7 +121,7 @@ func (w *pollerRun) budget() int {
 	if n := w.loc.Sync.PollCallsPerMinute; n > 0 {
 		return n
 	}
-	return defaultPollBudget
+	return access.DefaultPollCallsPerMinute
 }
 
 // refill adds the calls earned since the last refill, capped at one minute's worth, and returns how many whole
@@ -163,12 +158,12 @@ func (w *pollerRun) poll(ctx workflow.Context) time.Duration {
 	}
 	lookback := w.loc.Sync.PollLookback
 	if lookback <= 0 {
-		lookback = defaultPollLookback
+		lookback = access.DefaultPollLookback
 	}
 	req := access.PollRequest{LocationID: w.in.LocationID, Cursors: map[access.Entity]access.PollCursor{},
 		Entities: ents, MaxCalls: calls, PageSize: w.loc.Sync.PollPageSize}
 	if req.PageSize <= 0 {
-		req.PageSize = defaultPollPageSize
+		req.PageSize = access.DefaultPollPageSize
 	}
 	for _, e := range ents {
 		cur, ok := w.st.Cursors[e]
