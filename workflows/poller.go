@@ -60,7 +60,7 @@ func newPollerRun(ctx workflow.Context, in access.PollerInput) (*pollerRun, erro
 	return w, err
 }
 
-// How long the poller's activities may take (a setting a location leaves zero takes access' default).
+// How long the poller's activities may take. (A sync setting its location leaves zero takes access' default.)
 const (
 	pollAttemptTimeout   = 5 * time.Minute
 	dispatchTotalTimeout = 30 * time.Minute
@@ -153,9 +153,6 @@ func (w *pollerRun) poll(ctx workflow.Context) time.Duration {
 		}
 	}
 	w.st.Next = (w.st.Next + 1) % n
-	if len(ents) == 0 {
-		return 0
-	}
 	lookback := w.loc.Sync.PollLookback
 	if lookback <= 0 {
 		lookback = access.DefaultPollLookback
