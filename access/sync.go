@@ -254,6 +254,8 @@ type ReconcileReport struct {
 	// Resubscribed counts customers asked to subscribe their suspended Salto user again (Nexudus gives them
 	// access; typically no free licence seat when they last tried).
 	Resubscribed int `json:",omitempty"`
+	// PolicyDeferred counts customers the no-access policy is due for but left to a later run.
+	PolicyDeferred int `json:",omitempty"`
 	// Unmatched members of owned groups belong to no Nexudus coworker: reported, not changed.
 	Unmatched int
 	// Repairs signalled to customer workflows; Errors of actions that could not be applied.
@@ -299,7 +301,10 @@ type ReconcilePlan struct {
 	// Counts as in ReconcileReport.
 	Checked, Entitlements, Members, Added, Removed, Suspended, Deleted, Refreshed, Unmatched int
 	Resubscribed                                                                             int `json:",omitempty"`
-	Calls                                                                                    ReconcileCalls
+	// PolicyDeferred counts customers the no-access policy is due for but left to a later run
+	// (sync.reconcile_policy_limit).
+	PolicyDeferred int `json:",omitempty"`
+	Calls          ReconcileCalls
 }
 
 // PlanRequest is the input of the PlanReconcile activity: the actions of the plan PlanID after the key After,

@@ -174,6 +174,9 @@ type Location struct {
 	// SaltoTaskQueue, when set, is the task queue the Salto activities are sent to, so that a worker with
 	// TaskQueueActivitiesPerSecond can keep Salto calls inside a rate. Empty: the workflow's own task queue.
 	SaltoTaskQueue string `json:",omitempty"`
+	// BackgroundTaskQueue, when set, is where the no-access policy's Salto calls go (a worker with a few
+	// slots); empty (runs recorded before it): with the other Salto calls.
+	BackgroundTaskQueue string `json:",omitempty"`
 	// Owned are the access groups the mapping names: the only ones the integration changes.
 	Owned []string `json:",omitempty"`
 	// Sync holds the settings of the change poller, reconciliation and presence tracking.

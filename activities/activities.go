@@ -41,6 +41,7 @@ type Activities struct {
 	coworkers     coworkerCache
 	progress      progressCache
 	accountEmails accountEmails // the account's coworkers by email, for every location's reconciliation
+	policyPace    policyPace    // the pace of the no-access policy's repairs, shared by every reconciliation
 }
 
 func (a *Activities) now() time.Time {

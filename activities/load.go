@@ -25,6 +25,8 @@ func (a *Activities) LoadLocation(_ context.Context, id int64) (access.Location,
 		TimeZone: l.TimeZone,
 		Policy:   access.NoAccessPolicy(l.NoAccessPolicy),
 		Owned:    l.OwnedGroups(),
+		// The worker serves it (service.Worker); a configuration built in code may leave it empty.
+		BackgroundTaskQueue: a.Config.Temporal.BackgroundTaskQueue,
 		Sync: access.SyncSettings{
 			PollInterval:       sc.PollInterval,
 			SafetyNetInterval:  sc.SafetyNetInterval,

@@ -120,7 +120,7 @@ func (a *Activities) BuildReconcilePlan(ctx context.Context, locationID int64, a
 	if err := a.readSnapshot(ctx, loc, asOf, e, nil); err != nil {
 		return access.ReconcilePlan{}, err
 	}
-	return buildPlan(loc, asOf, e.snap), nil
+	return buildPlan(loc, asOf, e.snap, a.Config.Sync.ReconcilePolicyLimit), nil
 }
 
 // PlanReconcile returns the batch of the plan PlanID after After. The first call of a run reads the snapshot
@@ -155,7 +155,7 @@ func (a *Activities) PlanReconcile(ctx context.Context, req access.PlanRequest) 
 		}); err != nil {
 			return access.PlanBatch{}, err
 		}
-		plan := buildPlan(loc, req.AsOf, e.snap)
+		plan := buildPlan(loc, req.AsOf, e.snap, a.Config.Sync.ReconcilePolicyLimit)
 		e.plan, e.built, e.snap = &plan, a.now(), snapshot{}
 		countDriftFound(plan) // once per plan, not per batch
 	}

@@ -39,11 +39,17 @@ func (a *Activities) ApplyReconcile(ctx context.Context, req access.ApplyRequest
 		results := make([]access.ApplyResult, len(chunk))
 		errs := make([]error, len(chunk))
 		var wg sync.WaitGroup
+		done := p // what a heartbeat sent while the chunk runs reports
+		beat := func() {
+			if activity.IsActivity(ctx) {
+				activity.RecordHeartbeat(ctx, done)
+			}
+		}
 		for i := range chunk {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				results[i], errs[i] = a.applyAction(ctx, chunk[i])
+				results[i], errs[i] = a.applyAction(ctx, chunk[i], beat)
 			}()
 		}
 		wg.Wait()
@@ -65,8 +71,13 @@ func (a *Activities) ApplyReconcile(ctx context.Context, req access.ApplyRequest
 	return p.Result, nil
 }
 
-func (a *Activities) applyAction(ctx context.Context, act access.ReconcileAction) (access.ApplyResult, error) {
+func (a *Activities) applyAction(ctx context.Context, act access.ReconcileAction, beat func()) (access.ApplyResult, error) {
 	var r access.ApplyResult
+	if policyOnly(act) {
+		if err := a.policyPace.wait(ctx, a.Config.Sync.PolicyRepairsPerSecond, beat); err != nil {
+			return r, err
+		}
+	}
 	for _, ref := range act.Refresh {
 		if err := dispatch.StartEntitlement(ctx, a.Temporal, a.TaskQueue, ref); err != nil {
 			if !permanent(err) {

@@ -2,6 +2,7 @@ package activities
 
 import (
 	"fmt"
+	"hash/fnv"
 	"maps"
 	"regexp"
 	"slices"
@@ -43,7 +44,9 @@ type customerView struct {
 
 // buildPlan compares a snapshot and decides, for each customer, what to repair. It is a pure function of its
 // inputs, so the plan can be tested without any API.
-func buildPlan(loc *config.Location, asOf time.Time, s snapshot) access.ReconcilePlan {
+//
+// The no-access policy is applied to at most policyLimit customers (0: all), see policyWindow.
+func buildPlan(loc *config.Location, asOf time.Time, s snapshot, policyLimit int) access.ReconcilePlan {
 	plan := access.ReconcilePlan{LocationID: loc.BusinessID, AsOf: asOf, Entitlements: len(s.Entitlements),
 		Calls: s.Calls}
 	owned := loc.OwnedGroups()
@@ -123,7 +126,11 @@ func buildPlan(loc *config.Location, asOf time.Time, s snapshot) access.Reconcil
 		}
 	}
 	policy := access.NoAccessPolicy(loc.NoAccessPolicy)
-	for _, id := range slices.Sorted(maps.Keys(customers)) {
+	ids := slices.Sorted(maps.Keys(customers))
+	applies := policyWindow(slices.DeleteFunc(slices.Clone(ids), func(id int64) bool {
+		return policyDue(customers[id], policy) == ""
+	}), policyLimit, asOf)
+	for _, id := range ids {
 		c := customers[id]
 		plan.Checked++
 		want := slices.Sorted(maps.Keys(c.desired))
@@ -141,13 +148,10 @@ func buildPlan(loc *config.Location, asOf time.Time, s snapshot) access.Reconcil
 		act := access.ReconcileAction{Key: customerKey(id), Customer: access.CustomerKey{LocationID: loc.BusinessID,
 			CoworkerID: id}, Add: add, Remove: remove}
 		nothingLeft := len(want) == 0
-		if nothingLeft && c.user != nil {
-			switch {
-			case policy == access.PolicySuspend && !c.user.Suspended:
-				act.Policy = access.PolicySuspend
-			case policy == access.PolicyDelete:
-				act.Policy = access.PolicyDelete
-			}
+		if p := policyDue(c, policy); p != "" && applies[id] {
+			act.Policy = p
+		} else if p != "" {
+			plan.PolicyDeferred++
 		}
 		var why []string
 		if len(add) > 0 {
@@ -201,6 +205,40 @@ func buildPlan(loc *config.Location, asOf time.Time, s snapshot) access.Reconcil
 		plan.Actions = append(plan.Actions, act)
 	}
 	return plan
+}
+
+// policyDue is the no-access policy that applies to the customer now: none while Nexudus gives access, nor
+// without a Salto user, nor to suspend a user already suspended.
+func policyDue(c *customerView, policy access.NoAccessPolicy) access.NoAccessPolicy {
+	if len(c.desired) > 0 || c.user == nil {
+		return ""
+	}
+	switch {
+	case policy == access.PolicySuspend && !c.user.Suspended, policy == access.PolicyDelete:
+		return policy
+	}
+	return ""
+}
+
+// policyWindow picks the customers (ids, in order) one run applies the policy to: at most limit of them, in a
+// window that starts where asOf falls (wrapping around), so that those the customer workflow leaves alone
+// (a group nexsalto does not own holds them) do not take the share of every run. The others are counted as
+// deferred and found again by the next run.
+func policyWindow(ids []int64, limit int, asOf time.Time) map[int64]bool {
+	out := make(map[int64]bool, min(len(ids), max(limit, 0)))
+	if limit <= 0 || limit >= len(ids) {
+		for _, id := range ids {
+			out[id] = true
+		}
+		return out
+	}
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(asOf.UTC().Format(time.RFC3339Nano)))
+	start := int(h.Sum64() % uint64(len(ids)))
+	for i := range limit {
+		out[ids[(start+i)%len(ids)]] = true
+	}
+	return out
 }
 
 // customerKey orders actions by coworker id.

@@ -61,7 +61,7 @@ func testSnapshot() snapshot {
 }
 
 func TestBuildPlan(t *testing.T) {
-	plan := buildPlan(testLocation(config.PolicySuspend), asOf, testSnapshot())
+	plan := buildPlan(testLocation(config.PolicySuspend), asOf, testSnapshot(), 0)
 	byCustomer := map[int64]access.ReconcileAction{}
 	var keys []string
 	for _, a := range plan.Actions {
@@ -114,11 +114,11 @@ func TestBuildPlan(t *testing.T) {
 }
 
 func TestBuildPlanDeletePolicy(t *testing.T) {
-	plan := buildPlan(testLocation(config.PolicyDelete), asOf, testSnapshot())
+	plan := buildPlan(testLocation(config.PolicyDelete), asOf, testSnapshot(), 0)
 	if plan.Deleted != 3 || plan.Suspended != 0 {
 		t.Errorf("deleted %d, suspended %d", plan.Deleted, plan.Suspended)
 	}
-	plan = buildPlan(testLocation(config.PolicyKeep), asOf, testSnapshot())
+	plan = buildPlan(testLocation(config.PolicyKeep), asOf, testSnapshot(), 0)
 	if plan.Deleted != 0 || plan.Suspended != 0 || plan.Removed != 1 {
 		t.Errorf("keep: %+v", plan)
 	}
@@ -136,7 +136,7 @@ func TestBuildPlanPrefersEmailMatch(t *testing.T) {
 		Members: map[string][]string{"room": {"pnew"}},
 		Running: map[string]runningWorkflow{"booking-1": {State: access.StateGranted, Customer: 100}},
 	}
-	plan := buildPlan(testLocation(config.PolicySuspend), asOf, s)
+	plan := buildPlan(testLocation(config.PolicySuspend), asOf, s, 0)
 	if len(plan.Actions) != 0 {
 		t.Errorf("actions %+v", plan.Actions)
 	}
@@ -264,7 +264,7 @@ func TestBuildPlanAsksSuspendedCustomersToSubscribeAgain(t *testing.T) {
 			s.Users[i].Alias = "Ana (nexudus 100)"
 		}
 	}
-	plan := buildPlan(testLocation(config.PolicySuspend), asOf, s)
+	plan := buildPlan(testLocation(config.PolicySuspend), asOf, s, 0)
 	var a access.ReconcileAction
 	for _, x := range plan.Actions {
 		if x.Customer.CoworkerID == 100 {

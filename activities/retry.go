@@ -87,6 +87,10 @@ func saltoActivity(ctx context.Context, due, serveBy time.Time) (_ context.Conte
 	if !activity.IsActivity(ctx) {
 		return ctx, func() {}
 	}
+	if salto.IsBackground(ctx) {
+		// Sent to the background queue (BackgroundInterceptor): due when it asks, after the changes due.
+		return ctx, keepAlive(ctx)
+	}
 	return salto.WithDue(ctx, dueSince(ctx, due), serveBy), keepAlive(ctx)
 }
 

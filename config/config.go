@@ -16,8 +16,6 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
-
-	"github.com/nexsalto/nexsalto/access"
 )
 
 // Environment variables that carry secrets. They override the file, which should not hold secrets at all.
@@ -53,31 +51,6 @@ type Config struct {
 	Locations []Location `yaml:"locations"`
 }
 
-// Sync configures what keeps every location in line with Nexudus beyond webhooks: the change poller (one for
-// the account), the reconcile Schedule (one per location) and presence tracking (locations with presence doors).
-type Sync struct {
-	// PollInterval is the time from one read of Nexudus' changes to the next (default 30s). Passes, for which
-	// Nexudus sends no webhook, are read at every poll: this is how long a new pass waits for its door.
-	PollInterval time.Duration `yaml:"poll_interval"`
-	// SafetyNetInterval is the time between two reads of the changes webhooks report too (bookings,
-	// contracts, visitors, coworkers), the safety net for lost webhooks (default 1m; shorter than
-	// poll_interval: at every poll).
-	SafetyNetInterval time.Duration `yaml:"safety_net_interval"`
-	// PollCallsPerMinute is the account's change poller's share of Nexudus calls (default 20); the shared
-	// budget keeps it and everything else under the account's requests_per_minute.
-	PollCallsPerMinute int `yaml:"poll_calls_per_minute"`
-	// PollLookback is how far back a poller that starts without a cursor reads changes (default 1h).
-	PollLookback time.Duration `yaml:"poll_lookback"`
-	// PollPageSize is the page size of the poller's reads (default 100).
-	PollPageSize int `yaml:"poll_page_size"`
-	// ReconcileInterval is the reconcile Schedule's interval (default 15m).
-	ReconcileInterval time.Duration `yaml:"reconcile_interval"`
-	// ReconcileBatch is how many customers one reconcile batch handles (default 500).
-	ReconcileBatch int `yaml:"reconcile_batch"`
-	// PresenceInterval is the wait between two reads of Salto entries (default 30s).
-	PresenceInterval time.Duration `yaml:"presence_interval"`
-}
-
 // Temporal says how to reach the Temporal service (a local server, a self-hosted cluster or Temporal Cloud).
 type Temporal struct {
 	Address   string `yaml:"address"`
@@ -86,6 +59,12 @@ type Temporal struct {
 	// CustomerTaskQueue is where customer workflows (the Salto writers) run, with pollers of their own so that
 	// their tasks never wait behind a backlog of entitlement tasks (default task_queue + "-customers").
 	CustomerTaskQueue string `yaml:"customer_task_queue"`
+	// BackgroundTaskQueue is where the Salto work no door waits for runs (the no-access policy's checks,
+	// suspensions and deletions), served by BackgroundActivitySlots activities at once (default task_queue +
+	// "-background", 4): thousands of such tasks then wait in Temporal, not in this process holding the
+	// slots and the rate limit that grants and revokes need.
+	BackgroundTaskQueue     string `yaml:"background_task_queue"`
+	BackgroundActivitySlots int    `yaml:"background_activity_slots"`
 	// MaxCachedWorkflows bounds the worker's sticky cache: the workflows it keeps in memory so that their next
 	// task needs no replay (default 2000). Access workflows sleep for hours or days between tasks, so caching
 	// every one of them saves little and costs about 45 kB each: 10,000 sleeping bookings took 500 MB with the
@@ -290,14 +269,9 @@ const (
 	// DefaultMaxCachedWorkflows keeps a worker near 100 MB however many workflows sleep (see MaxCachedWorkflows).
 	DefaultMaxCachedWorkflows = 2000
 
-	DefaultPollInterval       = access.DefaultPollInterval
-	DefaultSafetyNetInterval  = access.DefaultSafetyNetInterval
-	DefaultPollCallsPerMinute = access.DefaultPollCallsPerMinute
-	DefaultPollLookback       = access.DefaultPollLookback
-	DefaultPollPageSize       = access.DefaultPollPageSize
-	DefaultReconcileInterval  = 15 * time.Minute
-	DefaultReconcileBatch     = 500
-	DefaultPresenceInterval   = 30 * time.Second
+	// DefaultBackgroundActivitySlots keep a few background Salto calls queued in the rate limit, enough to use
+	// what doors leave of it (see BackgroundTaskQueue).
+	DefaultBackgroundActivitySlots = 4
 )
 
 // ApplyDefaults fills every unset field that has a sensible default.
@@ -313,6 +287,12 @@ func (c *Config) ApplyDefaults() {
 	}
 	if c.Temporal.CustomerTaskQueue == "" {
 		c.Temporal.CustomerTaskQueue = c.Temporal.TaskQueue + "-customers"
+	}
+	if c.Temporal.BackgroundTaskQueue == "" {
+		c.Temporal.BackgroundTaskQueue = c.Temporal.TaskQueue + "-background"
+	}
+	if c.Temporal.BackgroundActivitySlots == 0 {
+		c.Temporal.BackgroundActivitySlots = DefaultBackgroundActivitySlots
 	}
 	if c.Temporal.MaxCachedWorkflows == 0 {
 		c.Temporal.MaxCachedWorkflows = DefaultMaxCachedWorkflows
@@ -364,33 +344,6 @@ func (c *Config) ApplyDefaults() {
 		if l.TimeZone == "" {
 			l.TimeZone = "UTC"
 		}
-	}
-}
-
-func (s *Sync) applyDefaults() {
-	if s.PollInterval == 0 {
-		s.PollInterval = DefaultPollInterval
-	}
-	if s.SafetyNetInterval == 0 {
-		s.SafetyNetInterval = DefaultSafetyNetInterval
-	}
-	if s.PollCallsPerMinute == 0 {
-		s.PollCallsPerMinute = DefaultPollCallsPerMinute
-	}
-	if s.PollLookback == 0 {
-		s.PollLookback = DefaultPollLookback
-	}
-	if s.PollPageSize == 0 {
-		s.PollPageSize = DefaultPollPageSize
-	}
-	if s.ReconcileInterval == 0 {
-		s.ReconcileInterval = DefaultReconcileInterval
-	}
-	if s.ReconcileBatch == 0 {
-		s.ReconcileBatch = DefaultReconcileBatch
-	}
-	if s.PresenceInterval == 0 {
-		s.PresenceInterval = DefaultPresenceInterval
 	}
 }
 

@@ -59,7 +59,8 @@ func TestParseValid(t *testing.T) {
 	if got := strings.Join(l.OwnedGroups(), ","); got != "g-day,g-office,g-room,g-visitors" {
 		t.Errorf("owned groups = %s", got)
 	}
-	if c.Temporal.Namespace != "default" || c.Temporal.TaskQueue != "access" || c.Temporal.CustomerTaskQueue != "access-customers" {
+	if c.Temporal.Namespace != "default" || c.Temporal.TaskQueue != "access" || c.Temporal.CustomerTaskQueue != "access-customers" ||
+		c.Temporal.BackgroundTaskQueue != "access-background" || c.Temporal.BackgroundActivitySlots != 4 {
 		t.Errorf("temporal defaults: %+v", c.Temporal)
 	}
 	if c.Salto.Password != "s3cret-salto" || c.Nexudus.WebhookSecret != "s3cret-hook" {
@@ -69,7 +70,8 @@ func TestParseValid(t *testing.T) {
 		t.Errorf("zone = %s", l.Zone())
 	}
 	want := Sync{PollInterval: 30 * time.Second, SafetyNetInterval: time.Minute, PollCallsPerMinute: 20, PollLookback: time.Hour, PollPageSize: 100,
-		ReconcileInterval: 15 * time.Minute, ReconcileBatch: 500, PresenceInterval: 30 * time.Second}
+		ReconcileInterval: 15 * time.Minute, ReconcileBatch: 500, ReconcilePolicyLimit: 25, PolicyRepairsPerSecond: 2,
+		PresenceInterval: 30 * time.Second}
 	if c.Sync != want {
 		t.Errorf("sync defaults %+v", c.Sync)
 	}
@@ -141,6 +143,10 @@ func TestErrorsNameTheField(t *testing.T) {
 		{"sync intervals", valid + "sync:\n  poll_interval: 10ms\n  reconcile_interval: 1ms\n  presence_interval: 1ms\n  reconcile_batch: 9000\n", secrets,
 			[]string{"sync.poll_interval: 10ms is shorter than 1s", "sync.reconcile_interval: 1ms is shorter than 1s",
 				"sync.presence_interval: 1ms is shorter than 1s", "sync.reconcile_batch: 9000 is outside 1..5000"}},
+		{"policy pace and background queue", strings.Replace(valid, "temporal:\n", "temporal:\n  task_queue: q\n  background_task_queue: q\n  background_activity_slots: -1\n", 1) +
+			"sync:\n  reconcile_policy_limit: -3\n  policy_repairs_per_second: -1\n", secrets,
+			[]string{"temporal.background_activity_slots: -1: at least 1", `temporal.background_task_queue: "q": a queue of its own`,
+				"sync.reconcile_policy_limit: -3: at least 1", "sync.policy_repairs_per_second: -1: more than 0"}},
 		{"exit doors without doors", strings.Replace(valid, "visitor_pins: true", "visitor_pins: true\n    presence_exit_doors: [lock-out]", 1), secrets,
 			[]string{"locations[0].presence_doors: required when presence_exit_doors is set"}},
 		{"empty door", strings.Replace(valid, "visitor_pins: true", "visitor_pins: true\n    presence_doors: [lock-in, '']", 1), secrets,

@@ -41,6 +41,13 @@ func (c *Config) validate(webhooks, fromFile bool) error {
 	if c.Temporal.TLS.CertFile != "" && c.Temporal.TLS.KeyFile == "" {
 		bad("temporal.tls.key_file", "required with cert_file")
 	}
+	if c.Temporal.BackgroundActivitySlots < 1 {
+		bad("temporal.background_activity_slots", "%d: at least 1", c.Temporal.BackgroundActivitySlots)
+	}
+	if q := c.Temporal.BackgroundTaskQueue; q == c.Temporal.TaskQueue || q == c.Temporal.CustomerTaskQueue {
+		bad("temporal.background_task_queue", "%q: a queue of its own (its few slots would hold back the "+
+			"workflows of that queue)", q)
+	}
 	if c.Temporal.MaxCachedWorkflows < 1 {
 		bad("temporal.max_cached_workflows", "%d: at least 1", c.Temporal.MaxCachedWorkflows)
 	}
@@ -120,6 +127,12 @@ func (c *Config) validate(webhooks, fromFile bool) error {
 	}
 	if c.Sync.ReconcileBatch < 1 || c.Sync.ReconcileBatch > 5000 {
 		bad("sync.reconcile_batch", "%d is outside 1..5000", c.Sync.ReconcileBatch)
+	}
+	if c.Sync.ReconcilePolicyLimit < 1 {
+		bad("sync.reconcile_policy_limit", "%d: at least 1", c.Sync.ReconcilePolicyLimit)
+	}
+	if c.Sync.PolicyRepairsPerSecond <= 0 {
+		bad("sync.policy_repairs_per_second", "%g: more than 0", c.Sync.PolicyRepairsPerSecond)
 	}
 	if c.Sync.PresenceInterval < time.Second {
 		bad("sync.presence_interval", "%s is shorter than 1s", c.Sync.PresenceInterval)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -15,8 +16,12 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+	"go.temporal.io/sdk/client"
+
 	"github.com/nexsalto/nexsalto/access"
 	"github.com/nexsalto/nexsalto/config"
+	"github.com/nexsalto/nexsalto/metrics"
 	"github.com/nexsalto/nexsalto/nexudus"
 	"github.com/nexsalto/nexsalto/service"
 	nexudussim "github.com/nexsalto/nexsalto/simulators/nexudus"
@@ -28,7 +33,8 @@ import (
 // NEXSALTO_DAY_SLICE of wall time (default 20m), against the worker command with every production default
 // (Nexudus' documented 120 calls/min for the account in the worker and the simulator, 60 writes/min and 2,500
 // a day in the simulator, the change poller every minute, reconciliation every 15 minutes and presence at
-// every location). Bookings arrive as the signed webhooks Nexudus sends; passes, for which Nexudus sends none,
+// every location), each location's first reconciliation 30 s in (the suspend policy's sweep of the chain's
+// customers, who kept Salto users and have nothing in Nexudus). Bookings arrive as the signed webhooks Nexudus sends; passes, for which Nexudus sends none,
 // only through the change poller. Every booking and pass is a customer's first (each costs a coworker read),
 // the worst case for the budget. Figures: Nexudus calls in the busiest minute (never above the budget) and
 // 409s, change-poll lag (a pass added in Nexudus → its workflow started by the poller) and a pass's way to the
@@ -108,6 +114,18 @@ func BenchmarkChainDay(b *testing.B) {
 	var bookings []chainChange
 	b.ResetTimer()
 	began := time.Now()
+	// Every location's first reconciliation, at a fixed instant of the run: it finds the chain's customers
+	// with a Salto user and nothing in Nexudus, and the suspend policy applies to them (a chain's first day
+	// with the integration). Left to the Schedule, it would fall where the quarter hour falls in the run.
+	sweep := time.AfterFunc(30*time.Second, func() {
+		for i := range locations {
+			h := s.tc.ScheduleClient().GetHandle(ctx, access.ReconcileID(int64(chain.business(i))))
+			if err := h.Trigger(ctx, client.ScheduleTriggerOptions{}); err != nil {
+				b.Errorf("trigger the reconciliation of location %d: %v", i, err)
+			}
+		}
+	})
+	defer sweep.Stop()
 	for i, e := range events {
 		time.Sleep(time.Until(began.Add(e.at)))
 		loc := rng.IntN(locations)
@@ -204,9 +222,37 @@ func BenchmarkChainDay(b *testing.B) {
 	}
 	printFigures(b, "chain day: wait for the rate limit (bucket bounds) %s; Salto calls %d, by path %s",
 		strings.Join(waits, "; "), s.salto.Stats().Total, topCalls(s.salto.Stats().Calls, 8))
+	printFigures(b, "chain day: schedule-to-start (bucket bounds) %s; suspensions reconciliation handed to customers %.0f",
+		strings.Join(scheduleToStart(m), "; "), m.value("nexsalto_reconcile_drift_repaired_total", "kind", metrics.DriftSuspend))
 	if missing > 0 {
 		b.Errorf("%d bookings and passes never reached their door within 5 min of the slice's end", missing)
 	}
+}
+
+// scheduleToStart is how long tasks waited for the worker, by kind of task and task queue (the SDK's
+// histograms): a queue whose tasks wait is one whose slots or pollers are taken.
+func scheduleToStart(m scrape) []string {
+	var out []string
+	for _, name := range slices.Sorted(maps.Keys(m)) {
+		if !strings.Contains(name, "schedule_to_start") || m[name].GetType() != dto.MetricType_HISTOGRAM {
+			continue
+		}
+		queues := map[string]bool{}
+		for _, s := range m[name].GetMetric() {
+			for _, l := range s.GetLabel() {
+				if l.GetName() == "task_queue" {
+					queues[l.GetValue()] = true
+				}
+			}
+		}
+		for _, q := range slices.Sorted(maps.Keys(queues)) {
+			if n, p50, p99 := m.histogramQuantiles(name, "task_queue", q); n > 0 {
+				out = append(out, fmt.Sprintf("%s %s ×%d p50 ≤ %s p99 ≤ %s",
+					strings.TrimPrefix(name, "nexsalto_temporal_"), q, n, p50, p99))
+			}
+		}
+	}
+	return out
 }
 
 // chainChange is a booking or pass of one customer at one location, and when it was made.

@@ -37,6 +37,9 @@ func AsBackground(ctx context.Context) context.Context {
 	return context.WithValue(ctx, backgroundKey{}, true)
 }
 
+// IsBackground reports whether ctx was marked by AsBackground.
+func IsBackground(ctx context.Context) bool { return ctx.Value(backgroundKey{}) != nil }
+
 type due struct{ since, serveBy time.Time }
 
 // WithDue marks the calls made with ctx as due since t and of use until serveBy (zero: no end), for the
@@ -52,7 +55,7 @@ func WithDue(ctx context.Context, t, serveBy time.Time) context.Context {
 // access it is for when that is sooner.
 func deadlineOf(ctx context.Context, now time.Time) time.Time {
 	d, _ := ctx.Value(dueKey{}).(due)
-	if d.since.IsZero() && d.serveBy.IsZero() && ctx.Value(backgroundKey{}) != nil {
+	if d.since.IsZero() && d.serveBy.IsZero() && IsBackground(ctx) {
 		return now.Add(BackgroundLateAfter)
 	}
 	if d.since.IsZero() {

@@ -98,7 +98,9 @@ func reconcileSchedule(cfg *config.Config, location int64) (client.ScheduleSpec,
 	if every <= 0 {
 		every = config.DefaultReconcileInterval
 	}
-	spec := client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: every}}}
+	// Jittered: the Schedules of a chain's locations share their interval, and would all read the account's
+	// lists and start their repairs at the same instant.
+	spec := client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: every}}, Jitter: every / 2}
 	action := &client.ScheduleWorkflowAction{
 		ID:                    access.ReconcileID(location),
 		Workflow:              access.WorkflowReconcile,

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -142,6 +143,19 @@ func (w *Worker) Start() error {
 			return fmt.Errorf("start temporal worker on %s: %w", tq, err)
 		}
 		w.workers = append(w.workers, tw)
+	}
+	// The Salto work no door waits for, a few activities at a time: its backlog waits in Temporal.
+	if q := cfg.Temporal.BackgroundTaskQueue; q != "" {
+		bo := opts
+		bo.MaxConcurrentActivityExecutionSize = max(cfg.Temporal.BackgroundActivitySlots, 1)
+		bo.Interceptors = append(slices.Clone(opts.Interceptors), &activities.BackgroundInterceptor{})
+		gw := worker.New(w.Temporal, q, bo)
+		acts.Register(gw)
+		if err := gw.Start(); err != nil {
+			w.stopWorkers()
+			return fmt.Errorf("start temporal worker on %s: %w", q, err)
+		}
+		w.workers = append(w.workers, gw)
 	}
 	// The account's Nexudus budget answers reservations on a queue of its own.
 	bw := worker.New(w.Temporal, access.BudgetTaskQueue(cfg.Temporal.TaskQueue), opts)

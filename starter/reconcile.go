@@ -122,6 +122,10 @@ func printPlan(a *app, p access.ReconcilePlan) {
 	fmt.Fprintf(a.Stdout, "Location %d, plan as of %s (dry run: nothing changed)\n", p.LocationID, p.AsOf.Format(time.RFC3339))
 	fmt.Fprintf(a.Stdout, "  checked %d customers, %d entitlements, %d group members; would add %d, remove %d, suspend %d, delete %d, refresh %d; %d unmatched members\n",
 		p.Checked, p.Entitlements, p.Members, p.Added, p.Removed, p.Suspended, p.Deleted, p.Refreshed, p.Unmatched)
+	if p.PolicyDeferred > 0 {
+		fmt.Fprintf(a.Stdout, "  the no-access policy is due for %d more customers: left to the next runs (sync.reconcile_policy_limit)\n",
+			p.PolicyDeferred)
+	}
 	if len(p.Actions) == 0 {
 		fmt.Fprintln(a.Stdout, "  nothing to do")
 		return
@@ -143,6 +147,10 @@ func printReport(a *app, r access.ReconcileReport) {
 	fmt.Fprintf(a.Stdout, "Location %d reconciled in %s: checked %d, added %d, removed %d, suspended %d, deleted %d, refreshed %d, repairs %d, unmatched %d, errors %d\n",
 		r.LocationID, r.Duration.Round(time.Millisecond), r.Checked, r.Added, r.Removed, r.Suspended, r.Deleted,
 		r.Refreshed, r.Repairs, r.Unmatched, r.Errors)
+	if r.PolicyDeferred > 0 {
+		fmt.Fprintf(a.Stdout, "  no-access policy left to the next runs for %d customers (sync.reconcile_policy_limit)\n",
+			r.PolicyDeferred)
+	}
 	for _, e := range r.ErrorSamples {
 		fmt.Fprintf(a.Stdout, "  error: %s\n", e)
 	}

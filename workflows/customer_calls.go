@@ -96,6 +96,25 @@ func callLong[I, O any](ctx workflow.Context, w *customerRun, r activityRef[I, O
 	return await(ctx, w, r.start(actx, in), cancel, keep)
 }
 
+// callBackground runs a Salto activity no door waits for (the no-access policy's check, suspension and
+// deletion) as a regular activity on the location's background task queue, whose worker serves a few at a time:
+// a backlog of them waits in Temporal, not in the slots and the rate limit that grants need. keep turning false
+// cancels it, and the cancellation waits for the activity to end, so that one that ran reports it did.
+func callBackground[I, O any](ctx workflow.Context, w *customerRun, r activityRef[I, O], in I, keep func() bool,
+	summary string) (O, error) {
+	actx, cancel := workflow.WithCancel(ctx)
+	defer cancel()
+	actx = workflow.WithActivityOptions(actx, workflow.ActivityOptions{
+		TaskQueue:           w.loc.BackgroundTaskQueue,
+		StartToCloseTimeout: holdTimeout,
+		HeartbeatTimeout:    time.Minute,
+		WaitForCancellation: true,
+		RetryPolicy:         saltoRetryPolicy(),
+		Summary:             summary,
+	})
+	return await(ctx, w, r.start(actx, in), cancel, keep)
+}
+
 // await waits for an activity while taking signals into the ledger, cancelling it once keep turns false.
 func await[O any](ctx workflow.Context, w *customerRun, f future[O], cancel workflow.CancelFunc, keep func() bool) (O, error) {
 	cancelled := false

@@ -179,7 +179,13 @@ func (w *customerRun) applyPolicy(ctx workflow.Context, kind stepKind) {
 	case stepSuspend:
 		in := access.SubscriptionChange{Customer: key, SiteID: w.st.User.SiteID, SiteUserID: w.st.User.SiteUserID,
 			Suspended: true}
-		_, err := call(ctx, w, fn(a.SetSubscription), in, "suspend Salto user: no access left", nil)
+		_, err := policyCall(ctx, w, fn(a.SetSubscription), in, "suspend Salto user: no access left")
+		if err != nil && w.background() && w.accessBack() {
+			// Cancelled for access that came back, perhaps after Salto suspended the user: it counts as
+			// suspended, so the grant subscribes it (and reads what Salto keeps).
+			w.st.User.Suspended, w.st.PolicyDue = true, true
+			return
+		}
 		switch w.result(ctx, err, "could not suspend the Salto user") {
 		case final:
 			return
@@ -192,7 +198,13 @@ func (w *customerRun) applyPolicy(ctx workflow.Context, kind stepKind) {
 		w.note(workflow.Now(ctx), access.Change{Action: access.ActionSuspended, Reason: "no access left (policy suspend)"})
 	case stepDelete:
 		in := access.DeleteUserRequest{Customer: key, SiteID: w.st.User.SiteID, SiteUserID: w.st.User.SiteUserID}
-		_, err := call(ctx, w, proc(a.DeleteSaltoUser), in, "delete Salto user: no access left", nil)
+		_, err := policyCall(ctx, w, proc(a.DeleteSaltoUser), in, "delete Salto user: no access left")
+		if err != nil && w.background() && w.accessBack() {
+			// Cancelled for access that came back, perhaps after Salto deleted the user: linking again finds
+			// it, or the customer's user by email, or makes a new one.
+			w.st.Refresh, w.st.PolicyDue = true, true
+			return
+		}
 		switch w.result(ctx, err, "could not delete the Salto user") {
 		case final:
 			return
@@ -206,6 +218,22 @@ func (w *customerRun) applyPolicy(ctx workflow.Context, kind stepKind) {
 	}
 }
 
+// background reports whether the no-access policy's Salto calls go to the background task queue: the
+// location (loaded by LoadLocation, so a replay takes the branch its run took) names one.
+func (w *customerRun) background() bool { return w.loc.BackgroundTaskQueue != "" }
+
+// accessBack reports whether access is wanted or held again, which makes a pending policy step moot.
+func (w *customerRun) accessBack() bool { return len(w.desired()) > 0 || len(w.st.Applied) > 0 }
+
+// policyCall runs a suspension or deletion: in the background, yielding to access that comes back, where the
+// location has a background queue; else as any other Salto call, to the end.
+func policyCall[I, O any](ctx workflow.Context, w *customerRun, r activityRef[I, O], in I, summary string) (O, error) {
+	if !w.background() {
+		return call(ctx, w, r, in, summary, nil)
+	}
+	return callBackground(ctx, w, r, in, func() bool { return !w.accessBack() }, summary)
+}
+
 // mayApplyPolicy says whether the suspend or delete policy may touch the user: always one we created; one we
 // found and adopted only when no access group outside the owned ones holds it (a member of staff who is also a
 // customer keeps their Salto user; a customer migrated from another integration, in owned groups only, does
@@ -217,13 +245,19 @@ func (w *customerRun) mayApplyPolicy(ctx workflow.Context) bool {
 	}
 	in := access.HoldRequest{Customer: w.in.Customer, SiteID: u.SiteID, SiteUserID: u.SiteUserID,
 		PlatformUserID: u.PlatformUserID, Owned: w.loc.Owned}
-	accessBack := func() bool { return len(w.desired()) > 0 || len(w.st.Applied) > 0 }
+	accessBack := w.accessBack
 	var keep func() bool
-	if workflow.GetVersion(ctx, changeHoldYieldsToAccess, workflow.DefaultVersion, 1) == 1 {
+	if workflow.GetVersion(ctx, changeHoldYieldsToAccess, workflow.DefaultVersion, 1) == 1 || w.background() {
 		keep = func() bool { return !accessBack() }
 	}
-	hold, err := callLong(ctx, w, fn(a.CheckUserHold), in, keep,
-		"check what else holds the Salto user (not created by nexsalto) before policy "+string(w.loc.Policy))
+	summary := "check what else holds the Salto user (not created by nexsalto) before policy " + string(w.loc.Policy)
+	var hold access.UserHold
+	var err error
+	if w.background() {
+		hold, err = callBackground(ctx, w, fn(a.CheckUserHold), in, keep, summary)
+	} else {
+		hold, err = callLong(ctx, w, fn(a.CheckUserHold), in, keep, summary)
+	}
 	if keep != nil && accessBack() {
 		// Access came back while the groups were read (the check was cancelled for it): no policy now, and a
 		// fresh check when it ends again.

@@ -156,7 +156,7 @@ func (w *reconcileRun) count(t access.ReconcilePlan) {
 	r := &w.p.Report
 	r.Checked, r.Entitlements, r.Members = t.Checked, t.Entitlements, t.Members
 	r.Added, r.Removed, r.Suspended, r.Deleted, r.Refreshed = t.Added, t.Removed, t.Suspended, t.Deleted, t.Refreshed
-	r.Unmatched, r.Resubscribed = t.Unmatched, t.Resubscribed
+	r.Unmatched, r.Resubscribed, r.PolicyDeferred = t.Unmatched, t.Resubscribed, t.PolicyDeferred
 	r.Calls = t.Calls
 }
 
@@ -185,6 +185,10 @@ func reportDetails(r access.ReconcileReport) string {
 	fmt.Fprintf(&b, "| %d | %d | %d | %d | %d | %d | %d | %d | %d | %d | %d | %d |\n\n", r.Checked, r.Entitlements,
 		r.Members, r.Added, r.Removed, r.Suspended, r.Deleted, r.Refreshed, r.Resubscribed, r.Unmatched, r.Repairs,
 		r.Errors)
+	if r.PolicyDeferred > 0 {
+		fmt.Fprintf(&b, "No-access policy left to the next runs for %d customers (sync.reconcile_policy_limit)\n\n",
+			r.PolicyDeferred)
+	}
 	fmt.Fprintf(&b, "Calls: Nexudus %d, Salto %d, Temporal %d\n", r.Calls.Nexudus, r.Calls.Salto, r.Calls.Temporal)
 	for _, s := range r.ErrorSamples {
 		fmt.Fprintf(&b, "- error: %s\n", s)
